@@ -1,0 +1,170 @@
+// Package cli holds gtrun's cobra commands; it is the only package that
+// knows about flags. Each command is an Options struct plus a run function
+// that takes IOStreams, so tests drive commands without a terminal.
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"runtime/debug"
+	"strings"
+
+	"github.com/spf13/cobra"
+)
+
+// Version is set with -ldflags "-X github.com/gastown/gtrun/internal/cli.Version=…".
+var Version = ""
+
+func version() string {
+	if Version != "" {
+		return Version
+	}
+	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
+		return bi.Main.Version
+	}
+	return "dev"
+}
+
+// IOStreams are the standard streams of a command.
+type IOStreams struct {
+	In       *os.File
+	Out, Err io.Writer
+	OutFile  *os.File // the real stdout, for wrapping and terminal checks
+	ErrFile  *os.File
+}
+
+// System returns the process's streams.
+func System() IOStreams {
+	return IOStreams{In: os.Stdin, Out: os.Stdout, Err: os.Stderr, OutFile: os.Stdout, ErrFile: os.Stderr}
+}
+
+// exitError carries an exit status through cobra.
+type exitError struct {
+	code int
+	msg  string // printed as "gtrun: msg" unless empty
+}
+
+func (e *exitError) Error() string { return e.msg }
+
+func exitf(code int, format string, args ...any) error {
+	return &exitError{code: code, msg: fmt.Sprintf(format, args...)}
+}
+
+// usageError is exit status 2 (SPEC: usage errors of gtrun).
+func usageErr(format string, args ...any) error { return exitf(2, format, args...) }
+
+// Main runs gtrun with os.Args and returns the exit status.
+func Main() int {
+	return run(context.Background(), os.Args, System())
+}
+
+func run(ctx context.Context, argv []string, ios IOStreams) int {
+	name := filepath.Base(argv[0])
+	if name != "gtrun" && !strings.HasPrefix(name, "gtrun.") && !strings.HasSuffix(name, ".test") {
+		return runShim(ctx, name, argv[1:], ios)
+	}
+	root := newRoot(ios)
+	root.SetArgs(rewriteImplicitRun(root, argv[1:]))
+	err := root.ExecuteContext(ctx)
+	if err == nil {
+		return 0
+	}
+	var ee *exitError
+	if errors.As(err, &ee) {
+		if ee.msg != "" {
+			fmt.Fprintf(ios.Err, "gtrun: %s\n", ee.msg)
+		}
+		return ee.code
+	}
+	// cobra's own errors (unknown flag, bad args) are usage errors.
+	fmt.Fprintf(ios.Err, "gtrun: %v\nRun 'gtrun --help' for usage.\n", err)
+	return 2
+}
+
+func newRoot(ios IOStreams) *cobra.Command {
+	root := &cobra.Command{
+		Use:   "gtrun [flags] CMD [ARGS...] | gtrun COMMAND",
+		Short: "Wrap Gas Town processes and export their telemetry (OTLP logs and metrics)",
+		Long: `gtrun wraps a command (bd, a tmux session, a coding agent, anything), passes
+its terminal through untouched, and exports the Gas Town event catalog as OTLP
+logs and metrics. "gtrun CMD ARGS..." is the same as "gtrun run -- CMD ARGS...".`,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		Version:       version(),
+	}
+	root.SetOut(ios.Out)
+	root.SetErr(ios.Err)
+	root.CompletionOptions.HiddenDefaultCmd = false
+	root.AddCommand(
+		newRunCmd(ios),
+		newEmitCmd(ios),
+		newEnvCmd(ios),
+		newFlushCmd(ios),
+		newShimCmd(ios),
+		newVersionCmd(ios),
+	)
+	for _, add := range extraCommands {
+		root.AddCommand(add(ios))
+	}
+	return root
+}
+
+// extraCommands lets each command file register itself.
+var extraCommands []func(IOStreams) *cobra.Command
+
+// rewriteImplicitRun turns "gtrun [run flags] CMD ARGS..." into
+// "gtrun run [run flags] -- CMD ARGS..." when CMD is not a gtrun command,
+// so that everything after CMD belongs to CMD, unchanged.
+func rewriteImplicitRun(root *cobra.Command, args []string) []string {
+	i := 0
+	for i < len(args) && strings.HasPrefix(args[i], "-") && args[i] != "--" {
+		if args[i] == "-h" || args[i] == "--help" || args[i] == "-v" || args[i] == "--version" {
+			return args
+		}
+		if takesValue(args[i]) && !strings.Contains(args[i], "=") {
+			i++
+		}
+		i++
+	}
+	if i < len(args) && args[i] == "--" {
+		return append(append([]string{"run"}, args[:i]...), args[i:]...)
+	}
+	if i >= len(args) {
+		return args
+	}
+	for _, c := range root.Commands() {
+		if c.Name() == args[i] || c.HasAlias(args[i]) {
+			return args
+		}
+	}
+	if args[i] == "help" || args[i] == "completion" || args[i] == "__complete" {
+		return args
+	}
+	out := append([]string{"run"}, args[:i]...)
+	out = append(out, "--")
+	return append(out, args[i:]...)
+}
+
+func takesValue(flag string) bool {
+	switch strings.SplitN(flag, "=", 2)[0] {
+	case "--name", "--rules":
+		return true
+	}
+	return false
+}
+
+func newVersionCmd(ios IOStreams) *cobra.Command {
+	return &cobra.Command{
+		Use:   "version",
+		Short: "Print gtrun's version",
+		Args:  cobra.NoArgs,
+		RunE: func(*cobra.Command, []string) error {
+			fmt.Fprintf(ios.Out, "gtrun %s\n", version())
+			return nil
+		},
+	}
+}

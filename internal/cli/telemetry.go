@@ -1,0 +1,64 @@
+package cli
+
+import (
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	"github.com/gastown/gtrun/internal/export"
+	"github.com/gastown/gtrun/internal/runenv"
+	"github.com/gastown/gtrun/internal/state"
+)
+
+// telemetry is what every command that exports needs: the environment, the
+// run id and the exporter.
+type telemetry struct {
+	env   *runenv.Env
+	runID string
+	fresh bool // the run id was created by this process
+	x     *export.Exporter
+}
+
+func newTelemetry(ios IOStreams) *telemetry {
+	env := runenv.New(os.Environ())
+	id, fresh := runenv.RunID(env)
+	cfg, warns := export.FromEnv(env, id)
+	cfg.Version = version()
+	cfg.Warn = ios.Err
+	x := export.New(cfg)
+	if len(warns) > 0 {
+		x.Warn(strings.Join(warns, "; "))
+	}
+	return &telemetry{env: env, runID: id, fresh: fresh, x: x}
+}
+
+// rememberRun records the run id as the last run started on this machine
+// (the default of `gtrun trace`). Best effort.
+func rememberRun(id string) {
+	if d, err := state.Dir(); err == nil {
+		state.WriteFileAtomic(filepath.Join(d, "last-run"), []byte(id+"\n"))
+	}
+}
+
+// lastRun returns the last run id remembered on this machine.
+func lastRun() string {
+	d, err := state.Dir()
+	if err != nil {
+		return ""
+	}
+	b, _ := os.ReadFile(filepath.Join(d, "last-run"))
+	return strings.TrimSpace(string(b))
+}
+
+func envBool(e *runenv.Env, k string) bool {
+	v, _ := strconv.ParseBool(e.Get(k))
+	return v
+}
+
+func envInt(e *runenv.Env, k string, def int) int {
+	if n, err := strconv.Atoi(e.Get(k)); err == nil && n > 0 {
+		return n
+	}
+	return def
+}

@@ -1,0 +1,67 @@
+// Package event defines the telemetry record that flows from wrappers and
+// parsers to the exporter. It is plain data: no OTel, no I/O, so every
+// producer can be tested without a backend.
+package event
+
+import "time"
+
+// Attr is one attribute of a record. Value is a string, int64, bool or
+// float64; the exporter maps each to the matching typed OTLP value.
+type Attr struct {
+	Key   string
+	Value any
+}
+
+// String, Int, Bool and Float build typed attributes.
+func String(k, v string) Attr        { return Attr{k, v} }
+func Int(k string, v int64) Attr     { return Attr{k, v} }
+func Bool(k string, v bool) Attr     { return Attr{k, v} }
+func Float(k string, v float64) Attr { return Attr{k, v} }
+
+// Record is one catalog event (SPEC §2), e.g. "bd.call" or "agent.usage".
+// The exporter adds run.id, work context, status and error.
+type Record struct {
+	Name  string    // catalog event name
+	Time  time.Time // when it happened (the transcript's time for agent events)
+	Attrs []Attr
+	// Err is non-empty when the event failed: status=error, severity ERROR.
+	Err string
+}
+
+// Failed reports whether the record has status=error.
+func (r Record) Failed() bool { return r.Err != "" }
+
+// Status is "ok" or "error".
+func (r Record) Status() string {
+	if r.Failed() {
+		return "error"
+	}
+	return "ok"
+}
+
+// Get returns the value of attribute k, or nil.
+func (r Record) Get(k string) any {
+	for i := len(r.Attrs) - 1; i >= 0; i-- {
+		if r.Attrs[i].Key == k {
+			return r.Attrs[i].Value
+		}
+	}
+	return nil
+}
+
+// GetString returns attribute k as a string ("" when absent or not a string).
+func (r Record) GetString(k string) string {
+	s, _ := r.Get(k).(string)
+	return s
+}
+
+// Set replaces attribute k or appends it.
+func (r *Record) Set(k string, v any) {
+	for i := range r.Attrs {
+		if r.Attrs[i].Key == k {
+			r.Attrs[i].Value = v
+			return
+		}
+	}
+	r.Attrs = append(r.Attrs, Attr{k, v})
+}

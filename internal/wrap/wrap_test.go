@@ -1,0 +1,365 @@
+package wrap
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/creack/pty"
+)
+
+// The test binary doubles as a tiny wrapper: with GTRUN_WRAP_HELPER set it
+// runs wrap.Run on its arguments and exits with the child's status, so
+// signal and orphan tests exercise a real separate process.
+func TestMain(m *testing.M) {
+	if os.Getenv("GTRUN_WRAP_HELPER") != "" {
+		os.Exit(helperMain(os.Args[1:]))
+	}
+	os.Exit(m.Run())
+}
+
+func helperMain(args []string) int {
+	mode := PTYAuto
+	switch os.Getenv("GTRUN_WRAP_PTY") {
+	case "on":
+		mode = PTYOn
+	case "off":
+		mode = PTYOff
+	}
+	var capFn func(string, []byte)
+	var capLog *os.File
+	if p := os.Getenv("GTRUN_WRAP_CAPTURE"); p != "" {
+		capLog, _ = os.Create(p)
+		capFn = func(stream string, line []byte) { fmt.Fprintf(capLog, "%s:%s\n", stream, line) }
+	}
+	path, err := LookPath(args[0])
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return err.(*Error).Code
+	}
+	res, err := Run(context.Background(), Options{
+		Path: path, Args: args, Env: os.Environ(), PTY: mode,
+		Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr, Capture: capFn,
+		Started: func(pid int) {
+			if p := os.Getenv("GTRUN_WRAP_PIDFILE"); p != "" {
+				os.WriteFile(p, []byte(strconv.Itoa(pid)), 0o600)
+			}
+		},
+	})
+	if capLog != nil {
+		capLog.Close()
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+	}
+	return res.ExitCode
+}
+
+func helper(t *testing.T, env []string, args ...string) *exec.Cmd {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], args...)
+	cmd.Env = append(append(os.Environ(), "GTRUN_WRAP_HELPER=1"), env...)
+	return cmd
+}
+
+func exitCode(err error) int {
+	if err == nil {
+		return 0
+	}
+	if ee, ok := err.(*exec.ExitError); ok {
+		return ee.ExitCode()
+	}
+	return -1
+}
+
+func TestExitCodes(t *testing.T) {
+	dir := t.TempDir()
+	noexec := filepath.Join(dir, "noexec")
+	os.WriteFile(noexec, []byte("#!/bin/sh\n"), 0o644)
+	cases := []struct {
+		name string
+		args []string
+		want int
+		msg  string
+	}{
+		{"ok", []string{"sh", "-c", "exit 0"}, 0, ""},
+		{"one", []string{"sh", "-c", "exit 1"}, 1, ""},
+		{"three", []string{"sh", "-c", "exit 3"}, 3, ""},
+		{"255", []string{"sh", "-c", "exit 255"}, 255, ""},
+		{"sigkill", []string{"sh", "-c", "kill -KILL $$"}, 128 + 9, ""},
+		{"sigterm", []string{"sh", "-c", "kill -TERM $$"}, 128 + 15, ""},
+		{"not found", []string{"gtrun-no-such-command"}, 127, "gtrun-no-such-command: command not found"},
+		{"missing path", []string{filepath.Join(dir, "nope")}, 127, "No such file or directory"},
+		{"not executable", []string{noexec}, 126, "Permission denied"},
+		{"directory", []string{dir}, 126, "Is a directory"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			cmd := helper(t, []string{"GTRUN_WRAP_PTY=off"}, c.args...)
+			var stderr bytes.Buffer
+			cmd.Stderr = &stderr
+			got := exitCode(cmd.Run())
+			if got != c.want {
+				t.Fatalf("exit %d, want %d (stderr %q)", got, c.want, stderr.String())
+			}
+			if c.msg != "" && (!strings.Contains(stderr.String(), c.msg) || strings.Count(stderr.String(), "\n") != 1) {
+				t.Fatalf("stderr %q, want one line containing %q", stderr.String(), c.msg)
+			}
+		})
+	}
+}
+
+func TestResultAndRusage(t *testing.T) {
+	res, err := Run(context.Background(), Options{Path: "/bin/sh", Args: []string{"sh", "-c", "i=0; while [ $i -lt 20000 ]; do i=$((i+1)); done; exit 4"}, PTY: PTYOff})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.ExitCode != 4 || res.Signal != 0 || res.PTY {
+		t.Fatalf("result %+v", res)
+	}
+	if res.MaxRSSKB <= 0 || res.UserCPU+res.SysCPU <= 0 || !res.End.After(res.Start) {
+		t.Fatalf("rusage/time missing: %+v", res)
+	}
+}
+
+// binary output of 1.5 MB, with and without capture, reaches stdout byte for byte.
+func TestBinaryOutputExact(t *testing.T) {
+	dir := t.TempDir()
+	src := filepath.Join(dir, "blob")
+	blob := make([]byte, 1536*1024+7) // no trailing newline
+	for i := range blob {
+		blob[i] = byte(i*7 + i/251)
+	}
+	os.WriteFile(src, blob, 0o600)
+	want := sha256.Sum256(blob)
+	for _, capture := range []bool{false, true} {
+		t.Run(fmt.Sprintf("capture=%v", capture), func(t *testing.T) {
+			env := []string{"GTRUN_WRAP_PTY=off"}
+			if capture {
+				env = append(env, "GTRUN_WRAP_CAPTURE="+filepath.Join(dir, "cap"))
+			}
+			cmd := helper(t, env, "cat", src)
+			out, err := cmd.Output()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if sha256.Sum256(out) != want || len(out) != len(blob) {
+				t.Fatalf("output differs: %d bytes, want %d", len(out), len(blob))
+			}
+		})
+	}
+}
+
+func TestInterleavingAndCapture(t *testing.T) {
+	dir := t.TempDir()
+	capFile := filepath.Join(dir, "cap")
+	script := `for i in 1 2 3 4 5; do echo "out $i"; echo "err $i" >&2; done; printf tail`
+	// stdout and stderr are the same file: order must be exact.
+	shared, _ := os.Create(filepath.Join(dir, "shared"))
+	cmd := helper(t, []string{"GTRUN_WRAP_PTY=off", "GTRUN_WRAP_CAPTURE=" + capFile}, "sh", "-c", script)
+	cmd.Stdout, cmd.Stderr = shared, shared
+	if err := cmd.Run(); err != nil {
+		t.Fatal(err)
+	}
+	shared.Close()
+	got, _ := os.ReadFile(filepath.Join(dir, "shared"))
+	want := "out 1\nerr 1\nout 2\nerr 2\nout 3\nerr 3\nout 4\nerr 4\nout 5\nerr 5\ntail"
+	if string(got) != want {
+		t.Fatalf("shared file:\n%q\nwant\n%q", got, want)
+	}
+	caps, _ := os.ReadFile(capFile)
+	if !strings.HasPrefix(string(caps), "combined:out 1\ncombined:err 1\n") || !strings.HasSuffix(string(caps), "combined:tail\n") {
+		t.Fatalf("capture: %q", caps)
+	}
+	// Separate files: each stream captured under its own name.
+	var so, se bytes.Buffer
+	cmd = helper(t, []string{"GTRUN_WRAP_PTY=off", "GTRUN_WRAP_CAPTURE=" + capFile}, "sh", "-c", script)
+	cmd.Stdout, cmd.Stderr = &so, &se
+	if err := cmd.Run(); err != nil {
+		t.Fatal(err)
+	}
+	if so.String() != "out 1\nout 2\nout 3\nout 4\nout 5\ntail" || se.String() != "err 1\nerr 2\nerr 3\nerr 4\nerr 5\n" {
+		t.Fatalf("streams: %q / %q", so.String(), se.String())
+	}
+	caps, _ = os.ReadFile(capFile)
+	for _, l := range []string{"stdout:out 3", "stderr:err 3", "stdout:tail"} {
+		if !strings.Contains(string(caps), l+"\n") {
+			t.Fatalf("capture lacks %q: %q", l, caps)
+		}
+	}
+}
+
+func TestStdinEOF(t *testing.T) {
+	cmd := helper(t, []string{"GTRUN_WRAP_PTY=off"}, "cat")
+	cmd.Stdin = strings.NewReader("a\nb")
+	out, err := cmd.Output()
+	if err != nil || string(out) != "a\nb" {
+		t.Fatalf("out %q err %v", out, err)
+	}
+}
+
+// waitFile polls until path has content satisfying ok.
+func waitFile(t *testing.T, path string, ok func(string) bool) string {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		b, _ := os.ReadFile(path)
+		if ok(string(b)) {
+			return string(b)
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s; have %q", path, b)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func TestSignalsForwardedOnce(t *testing.T) {
+	for _, sig := range []syscall.Signal{syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP, syscall.SIGUSR1} {
+		t.Run(sig.String(), func(t *testing.T) {
+			dir := t.TempDir()
+			logf := filepath.Join(dir, "log")
+			script := fmt.Sprintf(`trap 'echo got >> %s; exit 7' %d; echo ready > %s.ready; while :; do sleep 0.05; done`, logf, int(sig), logf)
+			cmd := helper(t, []string{"GTRUN_WRAP_PTY=off"}, "sh", "-c", script)
+			// gtrun in its own group, as a shell would start it; signal the
+			// whole group: the child must still see the signal exactly once.
+			cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			waitFile(t, logf+".ready", func(s string) bool { return s != "" })
+			syscall.Kill(-cmd.Process.Pid, sig)
+			code := exitCode(cmd.Wait())
+			if code != 7 {
+				t.Fatalf("exit %d, want the child's 7", code)
+			}
+			time.Sleep(100 * time.Millisecond) // a duplicate would arrive by now
+			got, _ := os.ReadFile(logf)
+			if string(got) != "got\n" {
+				t.Fatalf("child saw the signal %d times", strings.Count(string(got), "got"))
+			}
+		})
+	}
+}
+
+func TestNoOrphanOnKill(t *testing.T) {
+	dir := t.TempDir()
+	pidf := filepath.Join(dir, "pid")
+	cmd := helper(t, []string{"GTRUN_WRAP_PTY=off", "GTRUN_WRAP_PIDFILE=" + pidf}, "sleep", "30")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	pid, _ := strconv.Atoi(waitFile(t, pidf, func(s string) bool { return s != "" }))
+	cmd.Process.Kill()
+	cmd.Wait()
+	deadline := time.Now().Add(5 * time.Second)
+	for syscall.Kill(pid, 0) == nil {
+		if b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid)); strings.Contains(string(b), ") Z ") {
+			break // a zombie waiting for init is gone for our purposes
+		}
+		if time.Now().After(deadline) {
+			syscall.Kill(pid, syscall.SIGKILL)
+			t.Fatalf("child %d outlived the killed wrapper", pid)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// runOnPTY runs the helper with a pty as its stdin/stdout/stderr and
+// returns everything the terminal showed.
+func runOnPTY(t *testing.T, env []string, rows, cols uint16, during func(ptmx *os.File, cmd *exec.Cmd), args ...string) string {
+	t.Helper()
+	cmd := helper(t, env, args...)
+	ptmx, err := pty.StartWithSize(cmd, &pty.Winsize{Rows: rows, Cols: cols})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ptmx.Close()
+	var out bytes.Buffer
+	done := make(chan struct{})
+	go func() { out.ReadFrom(ptmx); close(done) }()
+	if during != nil {
+		during(ptmx, cmd)
+	}
+	cmd.Wait()
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+	}
+	return out.String()
+}
+
+func TestPTYSeenByChild(t *testing.T) {
+	got := runOnPTY(t, nil, 30, 100, nil, "sh", "-c", "test -t 1 && echo TTY1; stty size")
+	if !strings.Contains(got, "TTY1") || !strings.Contains(got, "30 100") {
+		t.Fatalf("child on pty saw %q", got)
+	}
+	got = runOnPTY(t, []string{"GTRUN_WRAP_PTY=off"}, 30, 100, nil, "sh", "-c", "test -t 1 && echo TTY1 || echo NOTTY")
+	if !strings.Contains(got, "TTY1") {
+		// --no-pty: the child inherits gtrun's terminal itself.
+		t.Fatalf("no-pty child should inherit the terminal: %q", got)
+	}
+	var so bytes.Buffer
+	cmd := helper(t, nil, "sh", "-c", "test -t 1 && echo TTY || echo NOTTY")
+	cmd.Stdout = &so
+	if err := cmd.Run(); err != nil || strings.TrimSpace(so.String()) != "NOTTY" {
+		t.Fatalf("piped stdout must not get a pty: %q %v", so.String(), err)
+	}
+}
+
+func TestPTYResize(t *testing.T) {
+	dir := t.TempDir()
+	ready := filepath.Join(dir, "ready")
+	script := fmt.Sprintf(`trap 'stty size > %s/size' WINCH; stty size > %s; while [ ! -s %s/size ]; do sleep 0.05; done; cat %s/size`, dir, ready, dir, dir)
+	got := runOnPTY(t, nil, 24, 80, func(ptmx *os.File, cmd *exec.Cmd) {
+		waitFile(t, ready, func(s string) bool { return strings.Contains(s, "24 80") })
+		pty.Setsize(ptmx, &pty.Winsize{Rows: 40, Cols: 132})
+		cmd.Process.Signal(syscall.SIGWINCH)
+	}, "sh", "-c", script)
+	if !strings.Contains(got, "40 132") {
+		t.Fatalf("resize not seen: %q", got)
+	}
+}
+
+func TestPTYCtrlCOnce(t *testing.T) {
+	dir := t.TempDir()
+	logf := filepath.Join(dir, "log")
+	script := fmt.Sprintf(`trap 'echo int >> %s; exit 9' INT; echo ready > %s.ready; while :; do sleep 0.05; done`, logf, logf)
+	runOnPTY(t, nil, 24, 80, func(ptmx *os.File, cmd *exec.Cmd) {
+		waitFile(t, logf+".ready", func(s string) bool { return s != "" })
+		ptmx.Write([]byte{3}) // Ctrl-C typed on the user's terminal
+		waitFile(t, logf, func(s string) bool { return s != "" })
+	}, "sh", "-c", script)
+	time.Sleep(100 * time.Millisecond)
+	if got, _ := os.ReadFile(logf); string(got) != "int\n" {
+		t.Fatalf("Ctrl-C reached the child %d times", strings.Count(string(got), "int"))
+	}
+}
+
+func TestPTYTerminalAnswersFlowBack(t *testing.T) {
+	// The child asks the terminal a question (like bd's ESC]11;? query) and
+	// waits for the answer; the "terminal" answers on its input.
+	script := `printf 'QUERY\n'; IFS= read -r ans; echo "answer=$ans"`
+	got := runOnPTY(t, nil, 24, 80, func(ptmx *os.File, cmd *exec.Cmd) {
+		buf := make([]byte, 256)
+		var seen string
+		deadline := time.Now().Add(10 * time.Second)
+		for !strings.Contains(seen, "QUERY") && time.Now().Before(deadline) {
+			n, _ := ptmx.Read(buf)
+			seen += string(buf[:n])
+		}
+		ptmx.Write([]byte("rgb:0000/0000/0000\r"))
+	}, "sh", "-c", script)
+	if !strings.Contains(got, "answer=rgb:0000/0000/0000") {
+		t.Fatalf("answer did not reach the child: %q", got)
+	}
+}

@@ -1,0 +1,91 @@
+#!/usr/bin/env bash
+# make demo: start real VictoriaMetrics and VictoriaLogs on free loopback
+# ports with temporary data, run a short Gas Town scenario through gtrun,
+# show what landed, and stop the servers (also on Ctrl-C).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+GTRUN=$ROOT/bin/gtrun
+work=$(mktemp -d "${TMPDIR:-/tmp}/gtrun-demo.XXXXXX")
+pids=()
+cleanup() {
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
+  rm -rf "$work"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+free_port() { # a loopback port nothing answers on
+  local p
+  while :; do
+    p=$(( 20000 + RANDOM % 30000 ))
+    (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null || { echo "$p"; return; }
+  done
+}
+wait_up() { # url
+  for _ in $(seq 300); do
+    curl -fsS "$1/health" >/dev/null 2>&1 && return 0
+    sleep 0.1
+  done
+  echo "demo: $1 did not come up" >&2; exit 1
+}
+VM_PORT=$(free_port); VL_PORT=$(free_port)
+"$ROOT/.bin/victoria-metrics" -httpListenAddr=127.0.0.1:$VM_PORT -storageDataPath="$work/vm" \
+  -search.latencyOffset=0s -retentionPeriod=100y -loggerLevel=ERROR >"$work/vm.log" 2>&1 & pids+=($!)
+"$ROOT/.bin/victoria-logs" -httpListenAddr=127.0.0.1:$VL_PORT -storageDataPath="$work/vl" \
+  -retentionPeriod=100y -loggerLevel=ERROR >"$work/vl.log" 2>&1 & pids+=($!)
+VM=http://127.0.0.1:$VM_PORT; VL=http://127.0.0.1:$VL_PORT
+wait_up "$VM"; wait_up "$VL"
+echo "== VictoriaMetrics $VM   VictoriaLogs $VL"
+
+export GTRUN_STATE_DIR=$work/state
+export GT_OTEL_METRICS_URL=$VM/opentelemetry/api/v1/push
+export GT_OTEL_LOGS_URL=$VL/insert/opentelemetry/v1/logs
+export GT_ROLE=gastown/polecats/Toast GT_RIG=gastown GT_POLECAT=Toast GT_SESSION=gt-gastown-Toast
+export GT_WORK_RIG=gastown GT_WORK_BEAD=gt-demo
+export GT_RUN=$(cat /proc/sys/kernel/random/uuid)
+# the shim: `bd` on PATH is gtrun, the real bd (here a stand-in printing bd 1.0.5's bytes) comes after it
+"$GTRUN" shim install "$work/shim" bd >/dev/null
+export PATH="$work/shim:$ROOT/testdata/bd:$PATH"
+
+echo "== scenario (run $GT_RUN)"
+run() { echo "\$ $*"; "$@" || echo "  (exit $?)"; }
+run bd create "Fix login"
+run bd create "Write the test" --silent
+run bd list
+run bd show gt-nope
+run bd mol wisp mol-patrol --json
+run bd close gt-nope
+run "$GTRUN" emit sling bead=gt-demo target=gastown/polecats/Toast
+run "$GTRUN" emit mol.squash mol_id=gt-wisp-9hx done_steps=2 total_steps=2 digest_created=true
+run "$GTRUN" emit done exit_type=COMPLETED
+run "$GTRUN" sh -c 'echo "an ad-hoc command"; exit 3'
+
+curl -fsS "$VL/internal/force_flush" >/dev/null; curl -fsS "$VM/internal/force_flush" >/dev/null
+echo
+echo "== VictoriaLogs: records of run $GT_RUN  (LogsQL: \"run.id\":=\"$GT_RUN\" | sort by (_time))"
+for _ in $(seq 50); do
+  n=$(curl -fsS "$VL/select/logsql/query" --data-urlencode "query=\"run.id\":=\"$GT_RUN\" | count()" | sed -n 's/.*"count(\*)":"\([0-9]*\)".*/\1/p')
+  [ "${n:-0}" -ge 13 ] && break; sleep 0.2
+done
+curl -fsS "$VL/select/logsql/query" --data-urlencode \
+  "query=\"run.id\":=\"$GT_RUN\" | sort by (_time) | fields _time, _msg, status, subcommand, command, exit_code, duration_ms, bead_id, wisp_root_id, error" \
+  | sed 's/^/  /'
+echo
+echo "== VictoriaMetrics: sum by (subcommand, status) (increase(gastown.bd.calls.total[1h]))"
+for _ in $(seq 50); do
+  out=$(curl -fsS "$VM/api/v1/query" --data-urlencode 'query=sum by (subcommand, status) (increase(gastown.bd.calls.total[1h]))' --data-urlencode nocache=1)
+  case "$out" in *'"result":[]'*) sleep 0.2 ;; *) break ;; esac
+done
+echo "$out" | grep -o '{"metric":{[^}]*},"value":\[[^]]*\]}' | sed 's/^/  /'
+for q in 'sum(increase(gastown.bd.calls.total[1h]))' 'sum(increase(gastown.bead.creates.total[1h]))' \
+         'sum(increase(gastown.sling.dispatches.total[1h]))' 'histogram_quantile(0.95, sum by (le) (increase(gastown.bd.duration_ms_bucket[1h])))'; do
+  v=$(curl -fsS "$VM/api/v1/query" --data-urlencode "query=$q" --data-urlencode nocache=1 | grep -o '"value":\[[^]]*\]' | head -1)
+  echo "  $q = ${v:-none}"
+done
+if "$GTRUN" help trace >/dev/null 2>&1; then
+  echo; echo "== gtrun trace $GT_RUN"
+  "$GTRUN" trace "$GT_RUN" || true
+fi
+echo; echo "demo done; servers stop now."
