@@ -245,7 +245,7 @@ func (rs *RuleSet) Events(c Call) (recs []event.Record) {
 type callCtx struct {
 	c          Call
 	pos        []string
-	posAfter   []string // positionals after the current rule's words
+	posAfter   []string            // positionals after the current rule's words
 	lines      map[string][]string // stream -> cleaned lines
 	text       map[string]string
 	jsonCache  map[string]any
