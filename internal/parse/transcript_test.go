@@ -265,3 +265,41 @@ func TestFixtureLicencesTravel(t *testing.T) {
 		}
 	}
 }
+
+// A restarted parser (state saved and restored between two halves of a
+// file) gives exactly the totals of one pass, at every split point.
+func TestStateRestoreSplitAnywhere(t *testing.T) {
+	for _, c := range []struct {
+		path string
+		mk   func() Transcript
+	}{
+		{claudeFixtures[1], func() Transcript { return NewClaude(TranscriptOptions{}) }},
+		{codexFixture, func() Transcript { return NewCodex(TranscriptOptions{}) }},
+	} {
+		data, _ := os.ReadFile(c.path)
+		lines := bytes.Split(bytes.TrimSuffix(data, []byte("\n")), []byte("\n"))
+		run := func(ls [][]byte, p Transcript, flush bool) (out []event.Record) {
+			for _, l := range ls {
+				r, _ := p.Line(l)
+				out = append(out, r...)
+			}
+			if flush {
+				out = append(out, p.Flush()...)
+			}
+			return out
+		}
+		whole, _ := sumUsage(run(lines, c.mk(), true))
+		for cut := 1; cut < len(lines); cut += 7 {
+			p1 := c.mk()
+			first := run(lines[:cut], p1, false)
+			p2 := c.mk()
+			if err := p2.(Stateful).Restore(p1.(Stateful).State()); err != nil {
+				t.Fatal(err)
+			}
+			got, _ := sumUsage(append(first, run(lines[cut:], p2, true)...))
+			if got != whole {
+				t.Fatalf("%s cut at %d: %+v, want %+v", filepath.Base(c.path), cut, got, whole)
+			}
+		}
+	}
+}

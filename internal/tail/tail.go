@@ -248,22 +248,28 @@ func (f *Follower) readFile(name string) (int, error) {
 	}
 	n := 0
 	var long []byte
+	var longLen int64
 	off := p.offset
 	for {
 		chunk, err := f.buf.ReadSlice('\n')
 		if errors.Is(err, bufio.ErrBufferFull) {
-			if len(long)+len(chunk) <= MaxLine {
+			longLen += int64(len(chunk))
+			if longLen <= MaxLine {
 				long = append(long, chunk...)
-			} else if !f.skipLn {
-				f.skipLn = true
-				f.warn("%s: a line longer than %d bytes at offset %d is skipped", name, MaxLine, off)
+			} else {
+				long = nil
 			}
 			continue
 		}
 		if err != nil {
 			break // EOF: a partial last line waits for its newline
 		}
-		lineLen := int64(len(long) + len(chunk))
+		lineLen := longLen + int64(len(chunk))
+		longLen = 0
+		if lineLen > MaxLine {
+			f.skipLn = true
+			f.warn("%s: a line of %d bytes at offset %d is longer than %d and skipped", name, lineLen, off, MaxLine)
+		}
 		data := chunk
 		if long != nil {
 			data = append(long, chunk...)
