@@ -417,6 +417,7 @@ func (r *Rule) apply(cc *callCtx) (event.Record, bool) {
 //
 //	$name      a named regexp group          $1, $2   positional after the rule's args
 //	--flag     the value of a flag           !--flag  "true" when the flag is absent
+//	?--flag    "true" when the flag is present
 //	json:path  a JSON field (a.b, [0].id)    'text'   a literal
 //	parent:X   the parent of a dotted child id given by another alternative X
 //	wisp:X     "wisp" when id X is a wisp id (<prefix>-wisp-…), else ""
@@ -434,11 +435,11 @@ func checkExpr(expr string, r *Rule) error {
 		switch {
 		case alt == "":
 			return fmt.Errorf("empty alternative in %q", expr)
-		case strings.HasPrefix(alt, "$"), strings.HasPrefix(alt, "--"), strings.HasPrefix(alt, "!--"),
+		case strings.HasPrefix(alt, "$"), strings.HasPrefix(alt, "--"), strings.HasPrefix(alt, "!--"), strings.HasPrefix(alt, "?--"),
 			strings.HasPrefix(alt, "-") && len(alt) == 2, strings.HasPrefix(alt, "json:"), strings.HasPrefix(alt, "count:"),
 			strings.HasPrefix(alt, "'") && strings.HasSuffix(alt, "'") && len(alt) >= 2:
 		default:
-			return fmt.Errorf("bad expression %q (want $group, $N, --flag, !--flag, json:path, count:path, 'literal', parent:…, wisp:…)", alt)
+			return fmt.Errorf("bad expression %q (want $group, $N, --flag, !--flag, ?--flag, json:path, count:path, 'literal', parent:…, wisp:…)", alt)
 		}
 	}
 	return nil
@@ -471,6 +472,8 @@ func evalAlt(alt string, cc *callCtx, groups map[string]string, doc any) string 
 		return strings.Trim(alt, "'")
 	case strings.HasPrefix(alt, "!-"):
 		return strconv.FormatBool(!hasFlag(cc.c.Args, alt[1:]))
+	case strings.HasPrefix(alt, "?-"):
+		return strconv.FormatBool(hasFlag(cc.c.Args, alt[1:]))
 	case strings.HasPrefix(alt, "-"):
 		v, _ := flagValue(cc.c.Args, alt)
 		return v
