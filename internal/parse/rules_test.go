@@ -196,10 +196,10 @@ func TestRedaction(t *testing.T) {
 		t.Fatalf("args:\n%s\n%s", got, want)
 	}
 	for in, want := range map[string]string{
-		"Authorization: Bearer abc.def":     "Authorization: Bearer [REDACTED]",
+		"Authorization: Bearer abc.def":    "Authorization: Bearer [REDACTED]",
 		"export API_KEY=sk-live-1 && run":  "export API_KEY=[REDACTED] && run",
-		`{"password": "hunter2", "ok": 1}`:  `{"password": "[REDACTED]", "ok": 1}`,
-		"curl --api-key s3cr3t http://x":    "curl --api-key [REDACTED] http://x",
+		`{"password": "hunter2", "ok": 1}`: `{"password": "[REDACTED]", "ok": 1}`,
+		"curl --api-key s3cr3t http://x":   "curl --api-key [REDACTED] http://x",
 		"nothing secret here: gt-abc done": "nothing secret here: gt-abc done",
 	} {
 		if got := RedactText(in); got != want {
