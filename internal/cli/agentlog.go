@@ -155,17 +155,17 @@ func runAgentLog(ctx context.Context, ios IOStreams, o *agentLogOptions) error {
 				flushHeld()
 			}
 		},
-		Commit: func() error {
-			if o.once {
-				// At the end of a file the last response is complete only if
-				// the agent stopped writing; a file still being written keeps
-				// it held (in the checkpoint) for the next run.
-				for path, p := range parsers {
-					if fi, err := os.Stat(path); err == nil && time.Since(fi.ModTime()) >= o.quiet {
-						emit(p.Flush())
-					}
+		AtEnd: func() {
+			// At the end of a file the last response is complete only if
+			// the agent stopped writing; a file still being written keeps
+			// it held (in the checkpoint) for the next run.
+			for path, p := range parsers {
+				if fi, err := os.Stat(path); err == nil && time.Since(fi.ModTime()) >= o.quiet {
+					emit(p.Flush())
 				}
 			}
+		},
+		Commit: func() error {
 			fctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 			defer cancel()
 			return t.x.Flush(fctx)

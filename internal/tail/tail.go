@@ -100,6 +100,13 @@ type Follower struct {
 	// Idle is called after a poll that found nothing new.
 	Idle func()
 	Warn func(msg string)
+	// AtEnd is called in Once mode after the last pass, before the final
+	// commit (every file is at its end).
+	AtEnd func()
+	// CommitEvery commits after this many lines within a pass, so a huge
+	// file never piles up in memory before its records are handed on
+	// (default 5000).
+	CommitEvery int
 
 	pos    map[string]*fileState
 	buf    *bufio.Reader
@@ -122,10 +129,16 @@ func (f *Follower) Run(ctx context.Context) error {
 	if f.Poll <= 0 {
 		f.Poll = 250 * time.Millisecond
 	}
+	if f.CommitEvery == 0 {
+		f.CommitEvery = 5000
+	}
 	for {
 		n, err := f.pass()
 		if err != nil {
 			return err
+		}
+		if f.Once && f.AtEnd != nil {
+			f.AtEnd()
 		}
 		if n > 0 || f.Once {
 			if err := f.commit(); err != nil {
@@ -285,6 +298,11 @@ func (f *Follower) readFile(name string) (int, error) {
 		f.skipLn = false
 		long = nil
 		p.offset = off
+		if f.CommitEvery > 0 && n > 0 && n%f.CommitEvery == 0 {
+			if err := f.commit(); err != nil {
+				return n, err
+			}
+		}
 	}
 	f.refreshFP(fh, p, size)
 	return n, nil
