@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"os/signal"
@@ -72,6 +73,15 @@ func runAgentLog(ctx context.Context, ios IOStreams, o *agentLogOptions) error {
 		o.workDir, _ = os.Getwd()
 	}
 	o.workDir, _ = filepath.Abs(o.workDir)
+	lk, err := agentLogLock(o.session)
+	if errors.Is(err, state.ErrLocked) {
+		fmt.Fprintf(ios.Err, "gtrun: agent-log for session %s is already running\n", o.session)
+		return nil
+	}
+	if err != nil {
+		return exitf(1, "agent-log: %v", err)
+	}
+	defer lk.Unlock()
 	t := newTelemetry(ios)
 	defer t.x.Close()
 	if o.role == "" {
