@@ -84,8 +84,8 @@ for q in 'sum(increase(gastown.bd.calls.total[1h]))' 'sum(increase(gastown.bead.
   v=$(curl -fsS "$VM/api/v1/query" --data-urlencode "query=$q" --data-urlencode nocache=1 | grep -o '"value":\[[^]]*\]' | head -1)
   echo "  $q = ${v:-none}"
 done
-if "$GTRUN" help trace >/dev/null 2>&1; then
-  echo; echo "== gtrun trace $GT_RUN"
-  "$GTRUN" trace "$GT_RUN" || true
-fi
+echo; echo "== gtrun trace   (the run as a waterfall, read back from VictoriaLogs)"
+"$GTRUN" trace --width "${COLUMNS:-120}"
+echo; echo "== gtrun runs --since 1h"
+"$GTRUN" runs --since 1h --width "${COLUMNS:-120}"
 echo; echo "demo done; servers stop now."

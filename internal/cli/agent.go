@@ -81,10 +81,8 @@ func runAgent(ctx context.Context, ios IOStreams, o *agentOptions, argv []string
 	if o.session == "" {
 		o.session = "agent-" + t.runID[:min(8, len(t.runID))]
 	}
-	if t.fresh {
-		rememberRun(t.runID)
-		os.Setenv("GT_RUN", t.runID) // the agent and agent-log join this run
-	}
+	rememberRun(t.runID)
+	os.Setenv("GT_RUN", t.runID) // the agent and agent-log join this run
 	cwd, _ := os.Getwd()
 	root := t.env.Get("GT_ROOT")
 	host, _ := os.Hostname()

@@ -25,6 +25,7 @@ func newEmitCmd(ios IOStreams) *cobra.Command {
 				return err
 			}
 			t := newTelemetry(ios)
+			rememberRun(t.runID)
 			t.x.Emit(c.Context(), rec)
 			t.x.Close()
 			return nil

@@ -62,9 +62,7 @@ func exitCode(code int) error {
 // the child's exit status (or gtrun's 125/126/127 when it did not start).
 func runWrapped(ctx context.Context, ios IOStreams, o *runOptions) int {
 	t := newTelemetry(ios)
-	if t.fresh {
-		rememberRun(t.runID)
-	}
+	rememberRun(t.runID)
 	t.x.StartBackgroundDelivery()
 	defer t.x.Close()
 

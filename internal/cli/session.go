@@ -118,9 +118,7 @@ func newSessionCmd(ios IOStreams) *cobra.Command {
 			if role == "" {
 				role = t.env.Get("GT_ROLE")
 			}
-			if t.fresh {
-				rememberRun(t.runID)
-			}
+			rememberRun(t.runID)
 			self, err := os.Executable()
 			if err != nil {
 				return exitf(1, "session start: %v", err)

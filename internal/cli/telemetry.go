@@ -33,9 +33,13 @@ func newTelemetry(ios IOStreams) *telemetry {
 	return &telemetry{env: env, runID: id, fresh: fresh, x: x}
 }
 
-// rememberRun records the run id as the last run started on this machine
-// (the default of `gtrun trace`). Best effort.
+// rememberRun records the run id as the last run seen on this machine
+// (the default of `gtrun trace`): a run created here or joined through
+// GT_RUN. Best effort; the file is rewritten only when the run changes.
 func rememberRun(id string) {
+	if id == lastRun() {
+		return
+	}
 	if d, err := state.Dir(); err == nil {
 		state.WriteFileAtomic(filepath.Join(d, "last-run"), []byte(id+"\n"))
 	}
