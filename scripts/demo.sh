@@ -61,6 +61,13 @@ run "$GTRUN" emit sling bead=gt-demo target=gastown/polecats/Toast
 run "$GTRUN" emit mol.squash mol_id=gt-wisp-9hx done_steps=2 total_steps=2 digest_created=true
 run "$GTRUN" emit done exit_type=COMPLETED
 run "$GTRUN" sh -c 'echo "an ad-hoc command"; exit 3'
+# an agent's transcript: a real Claude Code session (fixture), read into agent.event / agent.usage
+export CLAUDE_CONFIG_DIR=$work/claude
+mkdir -p "$CLAUDE_CONFIG_DIR/projects/-src-deep-manifest"
+cp "$ROOT/internal/parse/testdata/transcripts/claude/ccl_v2.0.55_a7da6a22_main.jsonl" "$CLAUDE_CONFIG_DIR/projects/-src-deep-manifest/a7da6a22-facc-4fcd-8bab-f83c87862004.jsonl"
+touch -d '1 minute ago' "$CLAUDE_CONFIG_DIR/projects/-src-deep-manifest/"*.jsonl
+AGENT_RUN=$(cat /proc/sys/kernel/random/uuid)
+run env GT_RUN="$AGENT_RUN" "$GTRUN" agent-log --session gt-gastown-Toast --work-dir /src/deep-manifest --once
 
 curl -fsS "$VL/internal/force_flush" >/dev/null; curl -fsS "$VM/internal/force_flush" >/dev/null
 echo
@@ -70,8 +77,12 @@ for _ in $(seq 50); do
   [ "${n:-0}" -ge 13 ] && break; sleep 0.2
 done
 curl -fsS "$VL/select/logsql/query" --data-urlencode \
-  "query=\"run.id\":=\"$GT_RUN\" | sort by (_time) | fields _time, _msg, status, subcommand, command, exit_code, duration_ms, bead_id, wisp_root_id, error" \
+  "query=\"run.id\":=\"$GT_RUN\" AND NOT _msg:agent.* | sort by (_time) | fields _time, _msg, status, subcommand, command, exit_code, duration_ms, bead_id, wisp_root_id, error" \
   | sed 's/^/  /'
+echo
+echo "== VictoriaLogs: tokens of the agent's run $AGENT_RUN, one agent.usage per API response"
+curl -fsS "$VL/select/logsql/query" --data-urlencode \
+  "query=_msg:agent.usage AND \"run.id\":=\"$AGENT_RUN\" | stats count() responses, sum(input_tokens) input, sum(output_tokens) output, sum(cache_read_tokens) cache_read, sum(cache_creation_tokens) cache_creation" | sed 's/^/  /'
 echo
 echo "== VictoriaMetrics: sum by (subcommand, status) (increase(gastown.bd.calls.total[1h]))"
 for _ in $(seq 50); do
@@ -85,7 +96,7 @@ for q in 'sum(increase(gastown.bd.calls.total[1h]))' 'sum(increase(gastown.bead.
   echo "  $q = ${v:-none}"
 done
 echo; echo "== gtrun trace   (the run as a waterfall, read back from VictoriaLogs)"
-"$GTRUN" trace --width "${COLUMNS:-120}"
+"$GTRUN" trace "$GT_RUN" --width "${COLUMNS:-120}"
 echo; echo "== gtrun runs --since 1h"
 "$GTRUN" runs --since 1h --width "${COLUMNS:-120}"
 echo; echo "demo done; servers stop now."

@@ -86,7 +86,8 @@ func runWrapped(ctx context.Context, ios IOStreams, o *runOptions) int {
 		}
 	}
 
-	childEnv, _ := runenv.Child(t.env, t.runID, o.extraEnv...)
+	span := planSpan(t)
+	childEnv, _ := runenv.Child(t.env, t.runID, append(span.childEnv(), o.extraEnv...)...)
 	path := o.path
 	var startErr error
 	if path == "" {
@@ -121,6 +122,11 @@ func runWrapped(ctx context.Context, ios IOStreams, o *runOptions) int {
 	if startErr != nil {
 		rec.Err = oneLine(startErr)
 	}
+	spanName := name
+	if rec.Name == "bd.call" {
+		spanName = "bd " + rec.GetString("subcommand")
+	}
+	span.finish(t, strings.TrimSpace(spanName), res.Start, res.End, rec.Attrs, rec.Err)
 	t.x.Emit(ctx, rec)
 	for _, r := range rules.Events(parse.Call{
 		Command: name, Args: o.argv[1:], ExitCode: res.ExitCode,

@@ -14,6 +14,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/gastown/gtrun/internal/event"
+	"github.com/gastown/gtrun/internal/runenv"
 	"github.com/gastown/gtrun/internal/state"
 	"github.com/gastown/gtrun/internal/tmux"
 	"github.com/gastown/gtrun/internal/wrap"
@@ -28,6 +29,10 @@ type sessionInfo struct {
 	RunID string    `json:"run_id"`
 	Role  string    `json:"role"`
 	Start time.Time `json:"start"`
+	// The session's span (when traces are on): ids fixed at start so the
+	// calls made inside the session are its children.
+	TraceParent string `json:"traceparent,omitempty"` // the session span itself
+	ParentSpan  string `json:"parent,omitempty"`      // TRACEPARENT session start was given
 }
 
 func sessionDir() (string, error) { return state.Sub("sessions") }
@@ -124,7 +129,13 @@ func newSessionCmd(ios IOStreams) *cobra.Command {
 				return exitf(1, "session start: %v", err)
 			}
 			si := sessionInfo{Name: name, RunID: t.runID, Role: role, Start: time.Now()}
+			span := planSpan(t)
+			if span.on {
+				si.TraceParent = runenv.Traceparent{TraceID: span.traceID, SpanID: span.spanID, Flags: 1}.String()
+				si.ParentSpan = t.env.Get("TRACEPARENT")
+			}
 			env := append(passEnv(), "GT_SESSION="+name, "GT_RUN="+t.runID)
+			env = append(env, span.childEnv()...)
 			if role != "" {
 				env = append(env, "GT_ROLE="+role)
 			}
@@ -276,6 +287,14 @@ func newSessionRunCmd(ios IOStreams) *cobra.Command {
 					if perr != nil {
 						rec.Err = perr.Error()
 					}
+				}
+				if tp, err := runenv.ParseTraceparent(si.TraceParent); err == nil && t.x.Config().TracesURL != "" {
+					sp := spanPlan{on: true, traceID: tp.TraceID, spanID: tp.SpanID}
+					if ptp, err := runenv.ParseTraceparent(si.ParentSpan); err == nil {
+						sp.parent, sp.remote = ptp.SpanID, true
+					}
+					t.x.SetSpan(sp.traceID, sp.spanID)
+					sp.finish(t, "session "+name, si.Start, time.Now(), append([]event.Attr{event.String("role", si.Role)}, rec.Attrs...), rec.Err)
 				}
 				t.x.Emit(context.Background(), rec)
 				t.x.Close()

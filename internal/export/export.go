@@ -27,9 +27,12 @@ import (
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/exporters/otlp/otlplog/otlploghttp"
 	"go.opentelemetry.io/otel/exporters/otlp/otlpmetric/otlpmetrichttp"
+	"go.opentelemetry.io/otel/exporters/otlp/otlptrace"
 	otellog "go.opentelemetry.io/otel/log"
 	sdklog "go.opentelemetry.io/otel/sdk/log"
 	"go.opentelemetry.io/otel/sdk/resource"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/gastown/gtrun/internal/catalog"
 	"github.com/gastown/gtrun/internal/event"
@@ -52,6 +55,10 @@ type Exporter struct {
 	lp       *sdklog.LoggerProvider
 	logExp   *otlploghttp.Exporter
 	metExp   *otlpmetrichttp.Exporter
+	traceExp *otlptrace.Exporter
+	spans    []sdktrace.ReadOnlySpan
+	spanCtx  trace.SpanContext
+	logRes   *resource.Resource
 	metRes   *resource.Resource
 	identity string
 	bg       sync.WaitGroup
@@ -95,6 +102,7 @@ func New(cfg Config) *Exporter {
 				kvs = append(kvs, attribute.String(kv[0], kv[1]))
 			}
 		}
+		x.logRes = resource.NewSchemaless(kvs...)
 		exp, err := otlploghttp.New(context.Background(),
 			otlploghttp.WithEndpointURL(cfg.LogsURL),
 			otlploghttp.WithHTTPClient(x.spoolingClient(KindLogs)),
@@ -106,11 +114,17 @@ func New(cfg Config) *Exporter {
 		} else {
 			x.logExp = exp
 			x.lp = sdklog.NewLoggerProvider(
-				sdklog.WithResource(resource.NewSchemaless(kvs...)),
+				sdklog.WithResource(x.logRes),
 				sdklog.WithProcessor(collector{x}),
 			)
 			x.logger = x.lp.Logger("gtrun")
 		}
+	}
+	if x.logRes == nil {
+		x.logRes = resource.NewSchemaless(base...)
+	}
+	if cfg.TracesURL != "" {
+		x.initTraces()
 	}
 	if cfg.MetricsURL != "" {
 		exp, err := otlpmetrichttp.New(context.Background(),
@@ -186,7 +200,7 @@ func (x *Exporter) Emit(ctx context.Context, r event.Record) {
 		return
 	}
 	if x.logger != nil {
-		x.logger.Emit(ctx, x.logRecord(r))
+		x.logger.Emit(x.withSpan(ctx), x.logRecord(r))
 	}
 	if x.metExp != nil {
 		incs := catalog.Increments(r)
@@ -270,6 +284,8 @@ func (x *Exporter) Flush(ctx context.Context) error {
 	x.logs = nil
 	met := x.metrics
 	x.metrics = pending{}
+	spans := x.spans
+	x.spans = nil
 	x.mu.Unlock()
 
 	var wg sync.WaitGroup
@@ -300,6 +316,15 @@ func (x *Exporter) Flush(ctx context.Context) error {
 			}
 			if err := x.metExp.Export(ctx, rm); err != nil && !x.wasSpooled(KindMetrics) {
 				fail(fmt.Errorf("metrics: %w", err))
+			}
+		}()
+	}
+	if len(spans) > 0 && x.traceExp != nil {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := x.traceExp.ExportSpans(ctx, spans); err != nil && !x.wasSpooled(KindTraces) {
+				fail(fmt.Errorf("traces: %w", err))
 			}
 		}()
 	}

@@ -1,6 +1,7 @@
 package runenv
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 )
@@ -87,5 +88,24 @@ func TestNewRunIsUUID(t *testing.T) {
 	id, fresh := RunID(New(nil))
 	if !fresh || len(id) != 36 || id[14] != '4' {
 		t.Fatalf("not a fresh UUID v4: %q", id)
+	}
+}
+
+func TestTraceIDAndTraceparent(t *testing.T) {
+	if got := fmt.Sprintf("%x", TraceID("5b8efff7-9803-4103-9269-b633813fc60c")); got != "5b8efff7980341039269b633813fc60c" {
+		t.Fatal(got)
+	}
+	a, b := TraceID("run-a"), TraceID("run-a")
+	if a != b || a == TraceID("run-b") {
+		t.Fatal("hash-derived trace id not stable")
+	}
+	tp, err := ParseTraceparent("00-5b8efff7980341039269b633813fc60c-00f067aa0ba902b7-01")
+	if err != nil || tp.String() != "00-5b8efff7980341039269b633813fc60c-00f067aa0ba902b7-01" {
+		t.Fatal(tp, err)
+	}
+	for _, bad := range []string{"", "00-xyz-00f067aa0ba902b7-01", "00-00000000000000000000000000000000-00f067aa0ba902b7-01", "ff-5b8efff7980341039269b633813fc60c-00f067aa0ba902b7-01"} {
+		if _, err := ParseTraceparent(bad); err == nil {
+			t.Errorf("accepted %q", bad)
+		}
 	}
 }

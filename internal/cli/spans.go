@@ -1,0 +1,50 @@
+package cli
+
+import (
+	"time"
+
+	"github.com/gastown/gtrun/internal/event"
+	"github.com/gastown/gtrun/internal/export"
+	"github.com/gastown/gtrun/internal/runenv"
+)
+
+// spanPlan is the span of this process's work, known before the child
+// starts so the child's TRACEPARENT can name it.
+type spanPlan struct {
+	on      bool
+	traceID [16]byte
+	spanID  [8]byte
+	parent  [8]byte
+	remote  bool
+}
+
+// planSpan derives the span: the run's trace (from GT_RUN), or the trace of
+// a TRACEPARENT we were started with, whose span becomes our parent.
+func planSpan(t *telemetry) spanPlan {
+	if t.x.Config().TracesURL == "" {
+		return spanPlan{}
+	}
+	p := spanPlan{on: true, traceID: runenv.TraceID(t.runID), spanID: runenv.NewSpanID()}
+	if tp, err := runenv.ParseTraceparent(t.env.Get("TRACEPARENT")); err == nil {
+		p.traceID, p.parent, p.remote = tp.TraceID, tp.SpanID, true
+	}
+	t.x.SetSpan(p.traceID, p.spanID)
+	return p
+}
+
+// childEnv is the TRACEPARENT entry for a child (TRACESTATE is inherited).
+func (p spanPlan) childEnv() []string {
+	if !p.on {
+		return nil
+	}
+	return []string{"TRACEPARENT=" + runenv.Traceparent{TraceID: p.traceID, SpanID: p.spanID, Flags: 1}.String()}
+}
+
+// finish records the span with the call's attributes.
+func (p spanPlan) finish(t *telemetry, name string, start, end time.Time, attrs []event.Attr, errMsg string) {
+	if !p.on {
+		return
+	}
+	t.x.AddSpan(export.Span{Name: name, TraceID: p.traceID, SpanID: p.spanID, Parent: p.parent, Remote: p.remote,
+		Start: start, End: end, Attrs: attrs, Err: errMsg})
+}
