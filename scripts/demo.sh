@@ -35,13 +35,20 @@ VM_PORT=$(free_port); VL_PORT=$(free_port)
   -search.latencyOffset=0s -retentionPeriod=100y -loggerLevel=ERROR >"$work/vm.log" 2>&1 & pids+=($!)
 "$ROOT/.bin/victoria-logs" -httpListenAddr=127.0.0.1:$VL_PORT -storageDataPath="$work/vl" \
   -retentionPeriod=100y -loggerLevel=ERROR >"$work/vl.log" 2>&1 & pids+=($!)
-VM=http://127.0.0.1:$VM_PORT; VL=http://127.0.0.1:$VL_PORT
+J_OTLP=$(free_port); J_QUERY=$(free_port)
+"$ROOT/.bin/jaeger" --collector.otlp.http.host-port=127.0.0.1:$J_OTLP --collector.otlp.grpc.host-port=127.0.0.1:$(free_port) \
+  --collector.http-server.host-port=127.0.0.1:$(free_port) --collector.grpc-server.host-port=127.0.0.1:$(free_port) \
+  --query.http-server.host-port=127.0.0.1:$J_QUERY --query.grpc-server.host-port=127.0.0.1:$(free_port) \
+  --admin.http.host-port=127.0.0.1:$(free_port) --log-level=error >"$work/jaeger.log" 2>&1 & pids+=($!)
+VM=http://127.0.0.1:$VM_PORT; VL=http://127.0.0.1:$VL_PORT; JQ=http://127.0.0.1:$J_QUERY
 wait_up "$VM"; wait_up "$VL"
-echo "== VictoriaMetrics $VM   VictoriaLogs $VL"
+for _ in $(seq 300); do curl -fsS "$JQ/api/services" >/dev/null 2>&1 && break; sleep 0.1; done
+echo "== VictoriaMetrics $VM   VictoriaLogs $VL   Jaeger $JQ"
 
 export GTRUN_STATE_DIR=$work/state
 export GT_OTEL_METRICS_URL=$VM/opentelemetry/api/v1/push
 export GT_OTEL_LOGS_URL=$VL/insert/opentelemetry/v1/logs
+export GT_OTEL_TRACES_URL=http://127.0.0.1:$J_OTLP/v1/traces
 export GT_ROLE=gastown/polecats/Toast GT_RIG=gastown GT_POLECAT=Toast GT_SESSION=gt-gastown-Toast
 export GT_WORK_RIG=gastown GT_WORK_BEAD=gt-demo
 export GT_RUN=$(cat /proc/sys/kernel/random/uuid)
@@ -99,4 +106,13 @@ echo; echo "== gtrun trace   (the run as a waterfall, read back from VictoriaLog
 "$GTRUN" trace "$GT_RUN" --width "${COLUMNS:-120}"
 echo; echo "== gtrun runs --since 1h"
 "$GTRUN" runs --since 1h --width "${COLUMNS:-120}"
+TRACE_ID=$(echo "$GT_RUN" | tr -d -)
+echo; echo "== Jaeger: the run is one trace, id $TRACE_ID (from GT_RUN)"
+for _ in $(seq 50); do
+  spans=$(curl -fsS "$JQ/api/traces/$TRACE_ID" 2>/dev/null | grep -o '"operationName":"[^"]*"' | sort | uniq -c | sed 's/"operationName"://')
+  [ -n "$spans" ] && break; sleep 0.2
+done
+echo "$spans" | sed 's/^/  /'
+echo "  trace API: $JQ/api/traces/$TRACE_ID"
+echo "  Jaeger UI: $JQ/trace/$TRACE_ID   (the UI's web assets are not in the Go module; a Jaeger built with them shows the waterfall there)"
 echo; echo "demo done; servers stop now."

@@ -372,3 +372,12 @@ func RefusedURL(t testing.TB, path string) string {
 	t.Helper()
 	return fmt.Sprintf("http://127.0.0.1:%d%s", FreePort(t), path)
 }
+
+// lockedBuffer is a bytes.Buffer safe for a process's concurrent writes.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) { l.mu.Lock(); defer l.mu.Unlock(); return l.b.Write(p) }
+func (l *lockedBuffer) String() string              { l.mu.Lock(); defer l.mu.Unlock(); return l.b.String() }

@@ -198,7 +198,7 @@ func detail(e Event) string {
 		}
 	}
 	if b := a["gt.work_bead"]; b != "" && e.Name != "agent.event" {
-		parts = append(parts, "bead="+b)
+		parts = append(parts, "work_bead="+b)
 	}
 	if c, ok := a["exit_code"]; ok && c != "0" {
 		parts = append(parts, "exit="+c)
