@@ -109,6 +109,15 @@ func runAgentLog(ctx context.Context, ios IOStreams, o *agentLogOptions) error {
 	lastData := time.Now()
 	var mu sync.Mutex // Handle and Idle run on the follower's goroutine; signals don't touch this
 
+	var inflight chan error
+	waitInflight := func() error {
+		if inflight == nil {
+			return nil
+		}
+		err := <-inflight
+		inflight = nil
+		return err
+	}
 	emit := func(recs []event.Record) {
 		for _, r := range recs {
 			t.x.Emit(ctx, r)
@@ -175,11 +184,22 @@ func runAgentLog(ctx context.Context, ios IOStreams, o *agentLogOptions) error {
 				}
 			}
 		},
+		// Delivery overlaps parsing: batch N is sent while batch N+1 is
+		// read; a batch's offsets are saved only once it was delivered.
 		Commit: func() error {
-			fctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-			defer cancel()
-			return t.x.Flush(fctx)
+			if err := waitInflight(); err != nil {
+				return err
+			}
+			ch := make(chan error, 1)
+			go func() {
+				fctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+				defer cancel()
+				ch <- t.x.Flush(fctx)
+			}()
+			inflight = ch
+			return nil
 		},
+		Drain: func() error { return waitInflight() },
 		Snapshot: func(path string) json.RawMessage {
 			if s, ok := parsers[path].(parse.Stateful); ok {
 				return s.State()

@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime/debug"
+	"runtime/pprof"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -58,7 +59,14 @@ func exitf(code int, format string, args ...any) error {
 func usageErr(format string, args ...any) error { return exitf(2, format, args...) }
 
 // Main runs gtrun with os.Args and returns the exit status.
+// GTRUN_CPUPROFILE=FILE writes a CPU profile (for performance work).
 func Main() int {
+	if p := os.Getenv("GTRUN_CPUPROFILE"); p != "" {
+		if f, err := os.Create(p); err == nil {
+			pprof.StartCPUProfile(f)
+			defer func() { pprof.StopCPUProfile(); f.Close() }()
+		}
+	}
 	return run(context.Background(), os.Args, System())
 }
 

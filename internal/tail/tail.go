@@ -93,8 +93,12 @@ type Follower struct {
 	// Handle gets each complete line, serially.
 	Handle func(l Line) error
 	// Commit hands everything handled so far on (flushes the export);
-	// offsets are saved only after it returns nil.
+	// offsets are saved only after it returns nil. With Drain set, Commit
+	// may deliver in the background: the offsets of a batch are then saved
+	// at the next Commit or Drain, which must first wait for that batch.
 	Commit func() error
+	// Drain waits until everything committed so far is delivered.
+	Drain func() error
 	// Snapshot returns the parser state of file to save with its offset.
 	Snapshot func(file string) json.RawMessage
 	// Idle is called after a poll that found nothing new.
@@ -111,6 +115,7 @@ type Follower struct {
 	pos    map[string]*fileState
 	buf    *bufio.Reader
 	skipLn bool
+	staged map[string]Checkpoint // handed to Commit, not yet known delivered
 }
 
 type fileState struct {
@@ -146,17 +151,25 @@ func (f *Follower) Run(ctx context.Context) error {
 			}
 		}
 		if f.Once {
-			return nil
+			return f.drain()
 		}
-		if n == 0 && f.Idle != nil {
-			f.Idle()
+		if n == 0 {
+			if f.Idle != nil {
+				f.Idle()
+			}
+			if err := f.drain(); err != nil {
+				return err
+			}
 		}
 		select {
 		case <-ctx.Done():
 			if _, err := f.pass(); err != nil {
 				return err
 			}
-			return f.commit()
+			if err := f.commit(); err != nil {
+				return err
+			}
+			return f.drain()
 		case <-time.After(f.Poll):
 		}
 	}
@@ -168,18 +181,48 @@ func (f *Follower) warn(format string, args ...any) {
 	}
 }
 
-// commit hands records on, then saves offsets and parser state.
+// commit hands records on, then saves offsets and parser state: at once,
+// or (with Drain) those of the previous batch, which Commit waited for.
 func (f *Follower) commit() error {
-	if f.Commit != nil {
-		if err := f.Commit(); err != nil {
-			return err
-		}
-	}
+	cur := map[string]Checkpoint{}
 	for name, p := range f.pos {
 		cp := Checkpoint{Offset: p.offset, Fingerprint: p.fp, FPLen: p.fpLen}
 		if f.Snapshot != nil {
 			cp.State = f.Snapshot(name)
 		}
+		cur[name] = cp
+	}
+	if f.Commit != nil {
+		if err := f.Commit(); err != nil {
+			return err
+		}
+	}
+	if f.Drain == nil {
+		return f.save(cur)
+	}
+	prev := f.staged
+	f.staged = cur
+	if prev != nil {
+		return f.save(prev)
+	}
+	return nil
+}
+
+// drain waits for the batch in flight and saves its checkpoints.
+func (f *Follower) drain() error {
+	if f.Drain == nil || f.staged == nil {
+		return nil
+	}
+	if err := f.Drain(); err != nil {
+		return err
+	}
+	cur := f.staged
+	f.staged = nil
+	return f.save(cur)
+}
+
+func (f *Follower) save(cps map[string]Checkpoint) error {
+	for name, cp := range cps {
 		f.Checkpoints.Set(name, cp)
 	}
 	return f.Checkpoints.Save()
@@ -247,8 +290,10 @@ func (f *Follower) readFile(name string) (int, error) {
 			f.Open(name, nil)
 		}
 	}
+	// The fingerprint is known before any line is handled: a commit in the
+	// middle of this pass must not save an offset without it.
+	f.refreshFP(fh, p, size)
 	if size == p.offset {
-		f.refreshFP(fh, p, size)
 		return 0, nil
 	}
 	if _, err := fh.Seek(p.offset, io.SeekStart); err != nil {
