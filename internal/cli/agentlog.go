@@ -8,7 +8,6 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
-	"sync"
 	"syscall"
 	"time"
 
@@ -107,7 +106,6 @@ func runAgentLog(ctx context.Context, ios IOStreams, o *agentLogOptions) error {
 	parsers := map[string]parse.Transcript{}
 	malformed := map[string]int{}
 	lastData := time.Now()
-	var mu sync.Mutex // Handle and Idle run on the follower's goroutine; signals don't touch this
 
 	var inflight chan error
 	waitInflight := func() error {
@@ -158,8 +156,6 @@ func runAgentLog(ctx context.Context, ios IOStreams, o *agentLogOptions) error {
 			parsers[path] = p
 		},
 		Handle: func(l tail.Line) error {
-			mu.Lock()
-			defer mu.Unlock()
 			lastData = time.Now()
 			recs, err := parsers[l.File].Line(l.Data)
 			if err != nil {

@@ -16,13 +16,12 @@ import (
 type telemetry struct {
 	env   *runenv.Env
 	runID string
-	fresh bool // the run id was created by this process
 	x     *export.Exporter
 }
 
 func newTelemetry(ios IOStreams) *telemetry {
 	env := runenv.New(os.Environ())
-	id, fresh := runenv.RunID(env)
+	id, _ := runenv.RunID(env)
 	cfg, warns := export.FromEnv(env, id)
 	cfg.Version = version()
 	cfg.Warn = ios.Err
@@ -30,7 +29,7 @@ func newTelemetry(ios IOStreams) *telemetry {
 	if len(warns) > 0 {
 		x.Warn(strings.Join(warns, "; "))
 	}
-	return &telemetry{env: env, runID: id, fresh: fresh, x: x}
+	return &telemetry{env: env, runID: id, x: x}
 }
 
 // rememberRun records the run id as the last run seen on this machine

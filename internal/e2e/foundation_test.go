@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -165,5 +164,4 @@ func TestEnvCommand(t *testing.T) {
 			t.Errorf("env lacks %q:\n%s", want, r.stdout)
 		}
 	}
-	_ = fmt.Sprint
 }

@@ -2,7 +2,6 @@ package e2e
 
 import (
 	"encoding/json"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -92,5 +91,4 @@ func TestTraceAndRuns(t *testing.T) {
 			t.Errorf("panel %q: no data for %s", p.Title, q)
 		}
 	}
-	_ = os.Getenv
 }

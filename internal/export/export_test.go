@@ -5,6 +5,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -130,13 +131,7 @@ func TestCumulativeAcrossExporters(t *testing.T) {
 	for k := range byT {
 		ts = append(ts, k)
 	}
-	for i := range ts {
-		for j := i + 1; j < len(ts); j++ {
-			if ts[j] < ts[i] {
-				ts[i], ts[j] = ts[j], ts[i]
-			}
-		}
-	}
+	slices.Sort(ts)
 	for i, k := range ts {
 		if byT[k] != int64(i) {
 			t.Fatalf("sample %d = %d", i, byT[k])

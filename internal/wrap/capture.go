@@ -3,7 +3,6 @@ package wrap
 import (
 	"bytes"
 	"errors"
-	"io"
 	"os"
 	"sync"
 	"syscall"
@@ -46,10 +45,7 @@ func (c *capturer) copy(dst *os.File, r *os.File, stream string) {
 			}
 		}
 		if err != nil {
-			if err != io.EOF && !errors.Is(err, syscall.EIO) && !errors.Is(err, os.ErrDeadlineExceeded) {
-				// Unexpected read error: nothing more can be passed through.
-			}
-			break
+			break // EOF, EIO (PTY closed), deadline, or nothing more to read
 		}
 	}
 	if c.fn != nil && len(line) > 0 {

@@ -240,9 +240,8 @@ func runPlain(ctx context.Context, o Options, sigs <-chan os.Signal) (Result, er
 	} else {
 		for _, p := range []struct {
 			dst    *os.File
-			set    **os.File
 			stream string
-		}{{o.Stdout, nil, "stdout"}, {o.Stderr, nil, "stderr"}} {
+		}{{o.Stdout, "stdout"}, {o.Stderr, "stderr"}} {
 			r, w, err := os.Pipe()
 			if err != nil {
 				return Result{ExitCode: 125}, startError(o.Path, err)
@@ -254,20 +253,11 @@ func runPlain(ctx context.Context, o Options, sigs <-chan os.Signal) (Result, er
 			}
 			closeAfterStart = append(closeAfterStart, w)
 			copies.Add(1)
-			go func(dst *os.File, r *os.File, stream string) {
+			go func() {
 				defer copies.Done()
-				cap.copy(dst, r, stream)
-			}(p.dst, r, p.stream)
+				cap.copy(p.dst, r, p.stream)
+			}()
 		}
-	}
-	if cmd.Stdout == nil {
-		cmd.Stdout = o.Stdout
-	}
-	if cmd.Stderr == nil {
-		cmd.Stderr = o.Stderr
-	}
-	if o.Stdout == nil {
-		cmd.Stdout = nil
 	}
 	s, err := startLocked(cmd)
 	for _, f := range closeAfterStart {
