@@ -102,10 +102,6 @@ for q in 'sum(increase(gastown.bd.calls.total[1h]))' 'sum(increase(gastown.bead.
   v=$(curl -fsS "$VM/api/v1/query" --data-urlencode "query=$q" --data-urlencode nocache=1 | grep -o '"value":\[[^]]*\]' | head -1)
   echo "  $q = ${v:-none}"
 done
-echo; echo "== gtrun trace   (the run as a waterfall, read back from VictoriaLogs)"
-"$GTRUN" trace "$GT_RUN" --width "${COLUMNS:-120}"
-echo; echo "== gtrun runs --since 1h"
-"$GTRUN" runs --since 1h --width "${COLUMNS:-120}"
 TRACE_ID=$(echo "$GT_RUN" | tr -d -)
 echo; echo "== Jaeger: the run is one trace, id $TRACE_ID (from GT_RUN)"
 for _ in $(seq 50); do
@@ -115,4 +111,8 @@ done
 echo "$spans" | sed 's/^/  /'
 echo "  trace API: $JQ/api/traces/$TRACE_ID"
 echo "  Jaeger UI: $JQ/trace/$TRACE_ID   (the UI's web assets are not in the Go module; a Jaeger built with them shows the waterfall there)"
+echo; echo "== gtrun runs --since 1h"
+"$GTRUN" runs --since 1h --width "${COLUMNS:-120}"
+echo; echo "== gtrun trace   (the run as a waterfall, read back from VictoriaLogs)"
+"$GTRUN" trace "$GT_RUN" --width "${COLUMNS:-120}"
 echo; echo "demo done; servers stop now."
