@@ -28,8 +28,32 @@ func tmuxEnv(t *testing.T, vm *backendtest.VM, vl *backendtest.VL) *env {
 		c := exec.Command("tmux", "-L", sock, "kill-server")
 		c.Env = append(os.Environ(), "TMUX_TMPDIR="+tmp)
 		c.Run()
+		// The pane wrappers report session.stop after tmux is gone; let
+		// them finish before their state directory is removed.
+		waitNoProcessWithEnv(t, "GTRUN_STATE_DIR="+e.state, 15*time.Second)
 	})
 	return e
+}
+
+// waitNoProcessWithEnv waits until no process has kv in its environment.
+func waitNoProcessWithEnv(t *testing.T, kv string, within time.Duration) {
+	deadline := time.Now().Add(within)
+	for time.Now().Before(deadline) {
+		found := false
+		envs, _ := filepath.Glob("/proc/[0-9]*/environ")
+		for _, p := range envs {
+			b, err := os.ReadFile(p)
+			if err == nil && strings.Contains("\x00"+string(b), "\x00"+kv+"\x00") {
+				found = true
+				break
+			}
+		}
+		if !found {
+			return
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Errorf("processes with %s still running after %v", kv, within)
 }
 
 func (e *env) tmux(args ...string) error {

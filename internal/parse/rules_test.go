@@ -42,7 +42,7 @@ func summary(recs []event.Record) string {
 }
 
 func TestDefaultRules(t *testing.T) {
-	pty, err := os.ReadFile("testdata/rules/bd-create-pty.out")
+	pty, err := os.ReadFile("testdata/rules/bd-create-pty.bytes")
 	if err != nil {
 		t.Fatal(err)
 	}
