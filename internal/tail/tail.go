@@ -3,6 +3,10 @@
 // after the caller handed the records on, a fingerprint of each file's
 // first bytes to notice truncation and replacement, partial last lines that
 // wait for their newline, and memory that stays flat in file size.
+//
+// The read path is one shared 1 MiB bufio.Reader: lines are delivered as
+// slices of its buffer (no per-line allocation or syscall); only a line
+// longer than the buffer is copied, and one longer than MaxLine is skipped.
 package tail
 
 import (
@@ -17,6 +21,7 @@ import (
 	"io"
 	"os"
 	"sort"
+	"sync"
 	"time"
 
 	"github.com/gastown/gtrun/internal/state"
@@ -31,22 +36,26 @@ const MaxLine = 16 << 20
 // Line is one complete line of a file.
 type Line struct {
 	File   string
-	Data   []byte // without "\n" (and "\r"); valid until Handle returns
-	Offset int64  // just after this line's newline
+	Data   []byte // without "\n" (and "\r"); valid only until Handle returns
+	Offset int64  // just after this line's newline: what to checkpoint
 }
 
 // Checkpoint is the committed position in one file, plus opaque state of
 // the caller's parser at that position.
 type Checkpoint struct {
-	Offset      int64           `json:"offset"`
-	Fingerprint string          `json:"fp"`
-	FPLen       int             `json:"fp_len"`
-	State       json.RawMessage `json:"state,omitempty"`
+	Offset      int64  `json:"offset"`
+	Fingerprint string `json:"fp"`     // sha256 of the first FPLen bytes
+	FPLen       int    `json:"fp_len"` // ≤ FingerprintLen; grows with a short file
+	// Size is the file's size when it was last read (Size-Offset is the
+	// partial line still waiting for its newline).
+	Size  int64           `json:"size"`
+	State json.RawMessage `json:"state,omitempty"`
 }
 
-// Checkpoints is the persisted set of per-file checkpoints.
+// Checkpoints is the persisted set of per-file checkpoints, keyed by path.
 type Checkpoints struct {
 	path  string
+	mu    sync.Mutex
 	Files map[string]Checkpoint `json:"files"`
 }
 
@@ -69,22 +78,51 @@ func OpenCheckpoints(path string) (*Checkpoints, error) {
 	return c, nil
 }
 
-func (c *Checkpoints) Get(f string) (Checkpoint, bool) { cp, ok := c.Files[f]; return cp, ok }
-func (c *Checkpoints) Set(f string, cp Checkpoint)     { c.Files[f] = cp }
+// Get returns the checkpoint of file.
+func (c *Checkpoints) Get(file string) (Checkpoint, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	cp, ok := c.Files[file]
+	return cp, ok
+}
 
-// Save writes the checkpoints atomically.
+// Set records the checkpoint of file in memory; Save persists it.
+func (c *Checkpoints) Set(file string, cp Checkpoint) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.Files[file] = cp
+}
+
+// Save writes the checkpoints atomically (mode 0600), so a crash leaves
+// the previous or the new set, never a torn one.
 func (c *Checkpoints) Save() error {
+	c.mu.Lock()
 	b, err := json.Marshal(c)
+	c.mu.Unlock()
 	if err != nil {
 		return err
 	}
 	return state.WriteFileAtomic(c.path, b)
 }
 
-// Follower reads a changing set of files.
+// Follower reads a changing set of files and hands each complete line to
+// Handle, serially.
+//
+// A partial last line (no newline yet) is not delivered until its newline
+// arrives, in Once mode too: a final unterminated line at EOF is probably
+// still being written, so it is left for the next run, whose checkpoint
+// starts at that line.
+//
+// Offsets are saved only after Commit returned nil, so a crash re-delivers
+// at most the uncommitted tail and never skips a line. A Commit error ends
+// Run without saving the offsets it covered.
 type Follower struct {
-	Discover    func() ([]string, error)
-	Poll        time.Duration
+	// Discover returns the current file set; it is re-run on every poll, so
+	// files that appear later (new subagent transcripts) are picked up.
+	Discover func() ([]string, error)
+	// Poll is the interval between passes in follow mode (default 250ms).
+	Poll time.Duration
+	// Once reads every file to its end, commits and returns.
 	Once        bool
 	Checkpoints *Checkpoints
 	// Open is called once per file before its first line (and again after a
@@ -101,7 +139,7 @@ type Follower struct {
 	Drain func() error
 	// Snapshot returns the parser state of file to save with its offset.
 	Snapshot func(file string) json.RawMessage
-	// Idle is called after a poll that found nothing new.
+	// Idle is called after a poll that found nothing new (follow mode).
 	Idle func()
 	Warn func(msg string)
 	// AtEnd is called in Once mode after the last pass, before the final
@@ -112,21 +150,23 @@ type Follower struct {
 	// (default 5000).
 	CommitEvery int
 
+	// LongLines counts lines skipped for being longer than MaxLine.
+	LongLines int
+
 	pos    map[string]*fileState
 	buf    *bufio.Reader
-	skipLn bool
 	staged map[string]Checkpoint // handed to Commit, not yet known delivered
 }
 
 type fileState struct {
 	offset int64
+	size   int64
 	fp     string
 	fpLen  int
-	opened bool
 }
 
-// Run follows until ctx is done (then drains once more) or, with Once,
-// until every file was read to its end.
+// Run follows until ctx is done (then reads, commits and drains once more)
+// or, with Once, until every file was read to its end.
 func (f *Follower) Run(ctx context.Context) error {
 	if f.pos == nil {
 		f.pos = map[string]*fileState{}
@@ -137,6 +177,8 @@ func (f *Follower) Run(ctx context.Context) error {
 	if f.CommitEvery == 0 {
 		f.CommitEvery = 5000
 	}
+	timer := time.NewTimer(f.Poll)
+	defer timer.Stop()
 	for {
 		n, err := f.pass()
 		if err != nil {
@@ -161,6 +203,7 @@ func (f *Follower) Run(ctx context.Context) error {
 				return err
 			}
 		}
+		timer.Reset(f.Poll)
 		select {
 		case <-ctx.Done():
 			if _, err := f.pass(); err != nil {
@@ -170,7 +213,7 @@ func (f *Follower) Run(ctx context.Context) error {
 				return err
 			}
 			return f.drain()
-		case <-time.After(f.Poll):
+		case <-timer.C:
 		}
 	}
 }
@@ -184,9 +227,9 @@ func (f *Follower) warn(format string, args ...any) {
 // commit hands records on, then saves offsets and parser state: at once,
 // or (with Drain) those of the previous batch, which Commit waited for.
 func (f *Follower) commit() error {
-	cur := map[string]Checkpoint{}
+	cur := make(map[string]Checkpoint, len(f.pos))
 	for name, p := range f.pos {
-		cp := Checkpoint{Offset: p.offset, Fingerprint: p.fp, FPLen: p.fpLen}
+		cp := Checkpoint{Offset: p.offset, Fingerprint: p.fp, FPLen: p.fpLen, Size: p.size}
 		if f.Snapshot != nil {
 			cp.State = f.Snapshot(name)
 		}
@@ -232,28 +275,43 @@ func (f *Follower) save(cps map[string]Checkpoint) error {
 func (f *Follower) pass() (int, error) {
 	files, err := f.Discover()
 	if err != nil {
-		return 0, err
+		if f.Once {
+			return 0, err
+		}
+		// A transient discovery error must not end a long-running follower:
+		// the files already known are still read.
+		f.warn("discovering files: %v", err)
 	}
 	sort.Strings(files)
 	total := 0
 	for _, name := range files {
 		n, err := f.readFile(name)
+		total += n
 		if err != nil {
 			if errors.Is(err, os.ErrNotExist) {
 				continue // gone between discovery and open
 			}
 			return total, err
 		}
-		total += n
 	}
 	return total, nil
 }
 
+// fingerprint hashes the first n bytes of r; it returns how many it got.
 func fingerprint(r io.ReaderAt, n int) (string, int) {
 	b := make([]byte, n)
 	m, _ := r.ReadAt(b, 0)
 	s := sha256.Sum256(b[:m])
 	return hex.EncodeToString(s[:]), m
+}
+
+// matches says whether r still starts with the bytes fingerprinted in fp.
+func matches(r io.ReaderAt, fp string, fpLen int) bool {
+	if fpLen == 0 {
+		return true // nothing was read yet: any content is new
+	}
+	got, n := fingerprint(r, fpLen)
+	return n == fpLen && got == fp
 }
 
 func (f *Follower) readFile(name string) (int, error) {
@@ -272,8 +330,7 @@ func (f *Follower) readFile(name string) (int, error) {
 		p = &fileState{}
 		var saved json.RawMessage
 		if cp, ok := f.Checkpoints.Get(name); ok {
-			fp, _ := fingerprint(fh, cp.FPLen)
-			if size >= cp.Offset && fp == cp.Fingerprint {
+			if size >= cp.Offset && matches(fh, cp.Fingerprint, cp.FPLen) {
 				p.offset, p.fp, p.fpLen, saved = cp.Offset, cp.Fingerprint, cp.FPLen, cp.State
 			} else {
 				f.warn("%s was truncated or replaced; reading it again from the start", name)
@@ -283,13 +340,14 @@ func (f *Follower) readFile(name string) (int, error) {
 		if f.Open != nil {
 			f.Open(name, saved)
 		}
-	} else if size < p.offset || !f.samePrefix(fh, p) {
+	} else if size < p.offset || !matches(fh, p.fp, p.fpLen) {
 		f.warn("%s was truncated or replaced; reading it again from the start", name)
 		*p = fileState{}
 		if f.Open != nil {
 			f.Open(name, nil)
 		}
 	}
+	p.size = size
 	// The fingerprint is known before any line is handled: a commit in the
 	// middle of this pass must not save an offset without it.
 	f.refreshFP(fh, p, size)
@@ -305,8 +363,8 @@ func (f *Follower) readFile(name string) (int, error) {
 		f.buf.Reset(fh)
 	}
 	n := 0
-	var long []byte
-	var longLen int64
+	var long []byte   // a line longer than the buffer, up to MaxLine
+	var longLen int64 // its length so far, also past MaxLine
 	off := p.offset
 	for {
 		chunk, err := f.buf.ReadSlice('\n')
@@ -319,29 +377,29 @@ func (f *Follower) readFile(name string) (int, error) {
 			}
 			continue
 		}
+		if errors.Is(err, io.EOF) {
+			break // a partial last line waits for its newline
+		}
 		if err != nil {
-			break // EOF: a partial last line waits for its newline
+			return n, fmt.Errorf("reading %s: %w", name, err)
 		}
 		lineLen := longLen + int64(len(chunk))
-		longLen = 0
-		if lineLen > MaxLine {
-			f.skipLn = true
-			f.warn("%s: a line of %d bytes at offset %d is longer than %d and skipped", name, lineLen, off, MaxLine)
-		}
-		data := chunk
-		if long != nil {
-			data = append(long, chunk...)
-		}
 		off += lineLen
-		if !f.skipLn {
+		if lineLen > MaxLine {
+			f.LongLines++
+			f.warn("%s: a line of %d bytes at offset %d is longer than %d and skipped", name, lineLen, off-lineLen, MaxLine)
+		} else {
+			data := chunk
+			if long != nil {
+				data = append(long, chunk...)
+			}
 			data = bytes.TrimSuffix(data[:len(data)-1], []byte("\r"))
 			if err := f.Handle(Line{File: name, Data: data, Offset: off}); err != nil {
 				return n, err
 			}
 			n++
 		}
-		f.skipLn = false
-		long = nil
+		long, longLen = nil, 0
 		p.offset = off
 		if f.CommitEvery > 0 && n > 0 && n%f.CommitEvery == 0 {
 			if err := f.commit(); err != nil {
@@ -349,21 +407,11 @@ func (f *Follower) readFile(name string) (int, error) {
 			}
 		}
 	}
-	f.refreshFP(fh, p, size)
 	return n, nil
 }
 
-// samePrefix checks the stored fingerprint against the file's first bytes.
-func (f *Follower) samePrefix(r io.ReaderAt, p *fileState) bool {
-	if p.fpLen == 0 {
-		return true
-	}
-	fp, _ := fingerprint(r, p.fpLen)
-	return fp == p.fp
-}
-
-// refreshFP extends the fingerprint while the file is shorter than
-// FingerprintLen.
+// refreshFP extends the fingerprint while it covers less than
+// FingerprintLen bytes and the file has more.
 func (f *Follower) refreshFP(r io.ReaderAt, p *fileState, size int64) {
 	if p.fpLen < FingerprintLen && int64(p.fpLen) < size {
 		p.fp, p.fpLen = fingerprint(r, int(min(size, FingerprintLen)))
