@@ -5,11 +5,13 @@ import (
 	"context"
 	"crypto/sha256"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -274,9 +276,31 @@ func TestNoOrphanOnKill(t *testing.T) {
 	}
 }
 
+// screen collects what the terminal shows; safe to read while it fills.
+type screen struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *screen) Write(p []byte) (int, error) { s.mu.Lock(); defer s.mu.Unlock(); return s.b.Write(p) }
+func (s *screen) String() string              { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
+
+// waitScreen polls until the terminal shows want.
+func (s *screen) wait(t *testing.T, want string) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !strings.Contains(s.String(), want) {
+		if time.Now().After(deadline) {
+			t.Fatalf("terminal never showed %q; it shows %q", want, s.String())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
 // runOnPTY runs the helper with a pty as its stdin/stdout/stderr and
-// returns everything the terminal showed.
-func runOnPTY(t *testing.T, env []string, rows, cols uint16, during func(ptmx *os.File, cmd *exec.Cmd), args ...string) string {
+// returns everything the terminal showed. One goroutine reads the pty;
+// during() watches what it read through scr.
+func runOnPTY(t *testing.T, env []string, rows, cols uint16, during func(ptmx *os.File, cmd *exec.Cmd, scr *screen), args ...string) string {
 	t.Helper()
 	cmd := helper(t, env, args...)
 	ptmx, err := pty.StartWithSize(cmd, &pty.Winsize{Rows: rows, Cols: cols})
@@ -284,18 +308,18 @@ func runOnPTY(t *testing.T, env []string, rows, cols uint16, during func(ptmx *o
 		t.Fatal(err)
 	}
 	defer ptmx.Close()
-	var out bytes.Buffer
+	scr := &screen{}
 	done := make(chan struct{})
-	go func() { out.ReadFrom(ptmx); close(done) }()
+	go func() { io.Copy(scr, ptmx); close(done) }()
 	if during != nil {
-		during(ptmx, cmd)
+		during(ptmx, cmd, scr)
 	}
 	cmd.Wait()
 	select {
 	case <-done:
 	case <-time.After(5 * time.Second):
 	}
-	return out.String()
+	return scr.String()
 }
 
 func TestPTYSeenByChild(t *testing.T) {
@@ -320,7 +344,7 @@ func TestPTYResize(t *testing.T) {
 	dir := t.TempDir()
 	ready := filepath.Join(dir, "ready")
 	script := fmt.Sprintf(`trap 'stty size > %s/size' WINCH; stty size > %s; while [ ! -s %s/size ]; do sleep 0.05; done; cat %s/size`, dir, ready, dir, dir)
-	got := runOnPTY(t, nil, 24, 80, func(ptmx *os.File, cmd *exec.Cmd) {
+	got := runOnPTY(t, nil, 24, 80, func(ptmx *os.File, cmd *exec.Cmd, _ *screen) {
 		waitFile(t, ready, func(s string) bool { return strings.Contains(s, "24 80") })
 		pty.Setsize(ptmx, &pty.Winsize{Rows: 40, Cols: 132})
 		cmd.Process.Signal(syscall.SIGWINCH)
@@ -334,7 +358,7 @@ func TestPTYCtrlCOnce(t *testing.T) {
 	dir := t.TempDir()
 	logf := filepath.Join(dir, "log")
 	script := fmt.Sprintf(`trap 'echo int >> %s; exit 9' INT; echo ready > %s.ready; while :; do sleep 0.05; done`, logf, logf)
-	runOnPTY(t, nil, 24, 80, func(ptmx *os.File, cmd *exec.Cmd) {
+	runOnPTY(t, nil, 24, 80, func(ptmx *os.File, cmd *exec.Cmd, _ *screen) {
 		waitFile(t, logf+".ready", func(s string) bool { return s != "" })
 		ptmx.Write([]byte{3}) // Ctrl-C typed on the user's terminal
 		waitFile(t, logf, func(s string) bool { return s != "" })
@@ -349,14 +373,8 @@ func TestPTYTerminalAnswersFlowBack(t *testing.T) {
 	// The child asks the terminal a question (like bd's ESC]11;? query) and
 	// waits for the answer; the "terminal" answers on its input.
 	script := `printf 'QUERY\n'; IFS= read -r ans; echo "answer=$ans"`
-	got := runOnPTY(t, nil, 24, 80, func(ptmx *os.File, cmd *exec.Cmd) {
-		buf := make([]byte, 256)
-		var seen string
-		deadline := time.Now().Add(10 * time.Second)
-		for !strings.Contains(seen, "QUERY") && time.Now().Before(deadline) {
-			n, _ := ptmx.Read(buf)
-			seen += string(buf[:n])
-		}
+	got := runOnPTY(t, nil, 24, 80, func(ptmx *os.File, cmd *exec.Cmd, scr *screen) {
+		scr.wait(t, "QUERY")
 		ptmx.Write([]byte("rgb:0000/0000/0000\r"))
 	}, "sh", "-c", script)
 	if !strings.Contains(got, "answer=rgb:0000/0000/0000") {
