@@ -55,7 +55,7 @@ func newEnv(t testing.TB) *env {
 	e.vars["GTRUN_STATE_DIR"] = e.state
 	e.vars["HOME"] = t.TempDir()
 	e.vars["PATH"] = filepath.Join(repo(t), "testdata", "bd") + ":" + os.Getenv("PATH")
-	e.vars["GT_OTEL_FLUSH_TIMEOUT"] = "5s" // a loaded CI machine must not spool by accident
+	e.vars["GT_OTEL_FLUSH_TIMEOUT"] = "15s" // a loaded CI machine must not spool by accident
 	return e
 }
 
