@@ -211,13 +211,8 @@ func callRecord(name string, args []string, res wrap.Result, env *runenv.Env, ou
 
 // failureMessage prefers the child's own "Error: …" line over the status.
 func failureMessage(res wrap.Result, out *capture) string {
-	for _, b := range [][]byte{out.stderr, out.combined, out.stdout} {
-		for _, l := range strings.Split(string(b), "\n") {
-			l = strings.TrimSpace(l)
-			if strings.HasPrefix(l, "Error") {
-				return parse.RedactText(l)
-			}
-		}
+	if l := parse.ErrorLine(string(out.stderr), string(out.combined), string(out.stdout)); l != "" {
+		return l
 	}
 	if res.Signal != 0 {
 		return "killed by " + res.Signal.String()

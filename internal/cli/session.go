@@ -50,14 +50,23 @@ func loadSession(name string) (sessionInfo, error) {
 	return si, json.Unmarshal(b, &si)
 }
 
+// stopMarker is the file whose creation claims a (session, run)'s stop.
+func stopMarker(si sessionInfo) (string, error) {
+	d, err := sessionDir()
+	if err != nil {
+		return "", err
+	}
+	return filepath.Join(d, safeName(si.Name)+"."+safeName(si.RunID)+".stopped"), nil
+}
+
 // claimStop makes session.stop exactly once per (session, run): the first
 // process to create the marker emits it, whoever notices the end first.
 func claimStop(si sessionInfo) bool {
-	d, err := sessionDir()
+	p, err := stopMarker(si)
 	if err != nil {
 		return false
 	}
-	f, err := os.OpenFile(filepath.Join(d, safeName(si.Name)+"."+safeName(si.RunID)+".stopped"), os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
+	f, err := os.OpenFile(p, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
 	if err != nil {
 		return false
 	}
@@ -66,11 +75,11 @@ func claimStop(si sessionInfo) bool {
 }
 
 func stopMarkerExists(si sessionInfo) bool {
-	d, err := sessionDir()
+	p, err := stopMarker(si)
 	if err != nil {
 		return false
 	}
-	_, err = os.Stat(filepath.Join(d, safeName(si.Name)+"."+safeName(si.RunID)+".stopped"))
+	_, err = os.Stat(p)
 	return err == nil
 }
 

@@ -263,17 +263,7 @@ func newCallCtx(c Call) *callCtx {
 		cc.lines[name] = strings.Split(t, "\n")
 	}
 	cc.failed = c.ExitCode != 0
-	for _, s := range []string{"stderr", "combined", "stdout"} {
-		for _, l := range cc.lines[s] {
-			if strings.HasPrefix(strings.TrimSpace(l), "Error") {
-				cc.errMessage = RedactText(strings.TrimSpace(l))
-				break
-			}
-		}
-		if cc.errMessage != "" {
-			break
-		}
-	}
+	cc.errMessage = ErrorLine(cc.text["stderr"], cc.text["combined"], cc.text["stdout"])
 	if cc.errMessage == "" {
 		for _, s := range []string{"stdout", "stderr", "combined"} {
 			if m, ok := cc.json(s).(map[string]any); ok {

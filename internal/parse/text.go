@@ -75,6 +75,19 @@ func hasFlag(args []string, name string) bool {
 	return false
 }
 
+// ErrorLine returns the first line of texts, in order, that starts with
+// "Error" (bd and cobra report failures so), trimmed and redacted; "" if none.
+func ErrorLine(texts ...string) string {
+	for _, t := range texts {
+		for _, l := range strings.Split(t, "\n") {
+			if l = strings.TrimSpace(l); strings.HasPrefix(l, "Error") {
+				return RedactText(l)
+			}
+		}
+	}
+	return ""
+}
+
 // Redacted replaces secret values.
 const Redacted = "[REDACTED]"
 

@@ -4,7 +4,6 @@
 package runview
 
 import (
-	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
@@ -15,7 +14,7 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"github.com/google/uuid"
+	"github.com/gastown/gtrun/internal/runenv"
 )
 
 // Event is one record placed on the run's timeline.
@@ -53,14 +52,10 @@ type Run struct {
 	Sessions []string          `json:"sessions,omitempty"`
 }
 
-// TraceID is the trace id of a run: the UUID's 16 bytes, else the first
-// 16 bytes of SHA-256 of the run id.
+// TraceID is the run's trace id in hex (runenv.TraceID).
 func TraceID(runID string) string {
-	if u, err := uuid.Parse(runID); err == nil {
-		return hex.EncodeToString(u[:])
-	}
-	s := sha256.Sum256([]byte(runID))
-	return hex.EncodeToString(s[:16])
+	t := runenv.TraceID(runID)
+	return hex.EncodeToString(t[:])
 }
 
 // internal fields that are not attributes worth showing.
