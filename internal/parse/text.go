@@ -1,142 +1,27 @@
 package parse
 
 import (
-	"regexp"
 	"strings"
 	"unicode/utf8"
 )
-
-// bdValueFlags are bd's flags that take a separate value, so the value is
-// not mistaken for the subcommand or a positional argument.
-var bdValueFlags = map[string]bool{
-	"--db": true, "--actor": true, "--parent": true, "--reason": true, "--status": true, "-s": true,
-	"--var": true, "--on": true, "--to": true, "--subject": true, "--exit": true, "--role": true,
-	"--hook": true, "--title": true, "-t": true, "-p": true, "--priority": true, "--type": true,
-	"--assignee": true, "-a": true, "--description": true, "-d": true, "--labels": true, "-l": true,
-	"--file": true, "-f": true, "--body": true, "-m": true, "--message": true, "--formula": true,
-	"--target": true, "--id": true, "--limit": true, "-n": true, "--sort": true, "--format": true,
-}
-
-// positionals returns the non-flag arguments, skipping values of known
-// value-taking flags and everything's order kept. "--" ends flags.
-func positionals(args []string) []string {
-	var out []string
-	for i := 0; i < len(args); i++ {
-		a := args[i]
-		if a == "--" {
-			return append(out, args[i+1:]...)
-		}
-		if strings.HasPrefix(a, "-") && a != "-" {
-			if !strings.Contains(a, "=") && bdValueFlags[a] {
-				i++
-			}
-			continue
-		}
-		out = append(out, a)
-	}
-	return out
-}
-
-// Subcommand returns bd's subcommand: the first non-flag argument.
-func Subcommand(args []string) string {
-	if p := positionals(args); len(p) > 0 {
-		return p[0]
-	}
-	return ""
-}
-
-// flagValue returns the value of --name (as "--name v" or "--name=v").
-func flagValue(args []string, names ...string) (string, bool) {
-	for i := 0; i < len(args); i++ {
-		if args[i] == "--" {
-			break
-		}
-		for _, n := range names {
-			if args[i] == n && i+1 < len(args) {
-				return args[i+1], true
-			}
-			if strings.HasPrefix(args[i], n+"=") {
-				return args[i][len(n)+1:], true
-			}
-		}
-	}
-	return "", false
-}
-
-func hasFlag(args []string, name string) bool {
-	for _, a := range args {
-		if a == "--" {
-			return false
-		}
-		if a == name || strings.HasPrefix(a, name+"=") {
-			return true
-		}
-	}
-	return false
-}
 
 // ErrorLine returns the first line of texts, in order, that starts with
 // "Error" (bd and cobra report failures so), trimmed and redacted; "" if none.
 func ErrorLine(texts ...string) string {
 	for _, t := range texts {
-		for _, l := range strings.Split(t, "\n") {
+		for len(t) > 0 {
+			l := t
+			if i := strings.IndexByte(t, '\n'); i >= 0 {
+				l, t = t[:i], t[i+1:]
+			} else {
+				t = ""
+			}
 			if l = strings.TrimSpace(l); strings.HasPrefix(l, "Error") {
 				return RedactText(l)
 			}
 		}
 	}
 	return ""
-}
-
-// Redacted replaces secret values.
-const Redacted = "[REDACTED]"
-
-var secretName = regexp.MustCompile(`(?i)(TOKEN|SECRET|PASSWORD|PASSWD|API_?KEY|AUTH|CREDENTIAL)`)
-
-// RedactArgs replaces credential-looking values: --token=…, --password …
-// (the next argument), and KEY=VALUE where KEY names a secret.
-func RedactArgs(args []string) []string {
-	out := make([]string, len(args))
-	for i := 0; i < len(args); i++ {
-		a := args[i]
-		out[i] = a
-		if strings.HasPrefix(a, "-") {
-			name, _, hasEq := strings.Cut(strings.TrimLeft(a, "-"), "=")
-			if secretName.MatchString(name) {
-				if hasEq {
-					out[i] = a[:strings.IndexByte(a, '=')+1] + Redacted
-				} else if i+1 < len(args) && !strings.HasPrefix(args[i+1], "-") {
-					out[i+1] = Redacted
-					i++
-				}
-			}
-			continue
-		}
-		if k, _, ok := strings.Cut(a, "="); ok && secretName.MatchString(k) && !strings.ContainsAny(k, " /") {
-			out[i] = k + "=" + Redacted
-		}
-	}
-	return out
-}
-
-var secretText = []*regexp.Regexp{
-	// Authorization: Bearer xyz / Basic xyz
-	regexp.MustCompile(`(?i)(authorization\s*[:=]\s*(?:bearer|basic|token)?\s*)([^\s"',;]+)`),
-	// --token=xyz, --api-key xyz
-	regexp.MustCompile(`(?i)(--?[a-z0-9_-]*(?:token|secret|password|passwd|api[_-]?key|auth|credential)[a-z0-9_-]*(?:=|\s+))([^\s"',;-][^\s"',;]*)`),
-	// API_KEY=xyz, "password": "xyz", secret: xyz
-	regexp.MustCompile(`(?i)([a-z0-9_.-]*(?:token|secret|password|passwd|api[_-]?key|credential)[a-z0-9_.-]*"?\s*[:=]\s*"?)([^\s"',;]+)`),
-}
-
-// RedactText replaces secrets that appear in free text (output lines).
-func RedactText(s string) string {
-	if !secretText[2].MatchString(s) && !secretText[0].MatchString(s) && !secretText[1].MatchString(s) {
-		return s
-	}
-	for _, re := range secretText {
-		s = re.ReplaceAllString(s, "${1}"+Redacted)
-	}
-	return s
 }
 
 // TruncateBytes cuts s to at most n bytes on a UTF-8 boundary and appends
@@ -170,13 +55,82 @@ func TruncateRunes(s string, n int) string {
 	return s
 }
 
-var ansiRE = regexp.MustCompile(`\x1b\[[0-9;?<>=]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)|\x1b[PX^_][^\x1b]*\x1b\\|\x1b[@-Z\\-_]`)
-
 // StripANSI removes terminal escape sequences (colour, OSC queries) and
 // carriage returns, so PTY output matches like piped output.
 func StripANSI(s string) string {
 	if strings.IndexByte(s, 0x1b) >= 0 {
-		s = ansiRE.ReplaceAllString(s, "")
+		var b strings.Builder
+		b.Grow(len(s))
+		last := 0
+		for i := 0; i < len(s); i++ {
+			if s[i] != 0x1b {
+				continue
+			}
+			if n := ansiLen(s, i); n > 0 {
+				b.WriteString(s[last:i])
+				i += n - 1
+				last = i + 1
+			}
+		}
+		b.WriteString(s[last:])
+		s = b.String()
+	}
+	if strings.IndexByte(s, '\r') < 0 {
+		return s
 	}
 	return strings.ReplaceAll(s, "\r", "")
+}
+
+// ansiLen returns the length of the escape sequence at s[i] (an ESC), 0
+// when none is complete there:
+//
+//	CSI  ESC [ params [0-9;?<>=]* intermediates [ -/]* final [@-~]
+//	OSC  ESC ] … (BEL | ESC \)
+//	DCS, SOS, PM, APC  ESC [PX^_] … ESC \
+//	Fe   ESC [@-Z\\-_]
+func ansiLen(s string, i int) int {
+	if i+1 >= len(s) {
+		return 0
+	}
+	j := i + 2
+	switch c := s[i+1]; {
+	case c == '[':
+		for j < len(s) && (isDigit(s[j]) || s[j] == ';' || s[j] == '?' || s[j] == '<' || s[j] == '>' || s[j] == '=') {
+			j++
+		}
+		for j < len(s) && s[j] >= ' ' && s[j] <= '/' {
+			j++
+		}
+		if j < len(s) && s[j] >= '@' && s[j] <= '~' {
+			return j + 1 - i
+		}
+		return 0
+	case c == ']':
+		for ; j < len(s); j++ {
+			if s[j] == 0x07 {
+				return j + 1 - i
+			}
+			if s[j] == 0x1b {
+				if j+1 < len(s) && s[j+1] == '\\' {
+					return j + 2 - i
+				}
+				return fe(s, i)
+			}
+		}
+		return fe(s, i)
+	case c == 'P' || c == 'X' || c == '^' || c == '_':
+		if k := strings.IndexByte(s[j:], 0x1b); k >= 0 && j+k+1 < len(s) && s[j+k+1] == '\\' {
+			return j + k + 2 - i
+		}
+		return fe(s, i)
+	}
+	return fe(s, i)
+}
+
+// fe: a two-byte escape ESC [@-Z\\-_], the regexp's last alternative.
+func fe(s string, i int) int {
+	if c := s[i+1]; c >= '@' && c <= 'Z' || c >= '\\' && c <= '_' {
+		return 2
+	}
+	return 0
 }
