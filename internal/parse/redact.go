@@ -268,8 +268,8 @@ func keyValue(s string, sep int) (int, int) {
 	if key == "" || !secretKey(key) {
 		return 0, 0
 	}
-	if s[sep] == '=' && sep+1 < len(s) && s[sep+1] == '=' {
-		return 0, 0 // a comparison
+	if sep+1 < len(s) && (s[sep+1] == '=' || s[sep] == ':' && s[sep+1] == ':') {
+		return 0, 0 // a comparison, Go's :=, a :: path
 	}
 	var buf [64]byte
 	return valueSpan(s, sep+1, has(lowerKey(&buf, key), "auth"))
@@ -616,10 +616,41 @@ func hasSecretWord(k []byte) bool {
 	if n := len(k); n >= 4 && string(k[n-4:]) == "auth" {
 		return true // auth, oauth, basicauth; not author, authority
 	}
-	for _, w := range secretWords {
-		if has(k, w) {
-			return true
+	// one pass, dispatching on the first letter of each secret word
+	for i := 0; i+5 <= len(k); i++ {
+		var words []string
+		switch k[i] {
+		case 't':
+			words = wordsT
+		case 's':
+			words = wordsS
+		case 'p':
+			words = wordsP
+		case 'a':
+			words = wordsA
+		case 'c':
+			words = wordsC
+		case 'e', 'm', 'b':
+			words = wordsEMB
+		default:
+			continue
+		}
+		r := k[i:]
+		for _, w := range words {
+			if len(r) >= len(w) && string(r[:len(w)]) == w {
+				return true
+			}
 		}
 	}
 	return false
 }
+
+// The secret words by first letter (secretWords, for hasSecretWord).
+var (
+	wordsT   = []string{"token"}
+	wordsS   = []string{"secret", "sessionkey", "signingkey"}
+	wordsP   = []string{"password", "passwd", "passphrase", "privatekey"}
+	wordsA   = []string{"apikey", "accesskey", "authkey", "authorization"}
+	wordsC   = []string{"credential", "cookie"}
+	wordsEMB = []string{"encryptionkey", "masterkey", "bearer"}
+)

@@ -108,6 +108,8 @@ func TestRedactTextForms(t *testing.T) {
 		{"dashes", strings.Repeat("-", 80) + "\nTotal: 5 issues", strings.Repeat("-", 80) + "\nTotal: 5 issues"},
 		{"already redacted", "token: [REDACTED] --password [REDACTED] X=\"[REDACTED]\"", "token: [REDACTED] --password [REDACTED] X=\"[REDACTED]\""},
 		{"comparison", "if token == nil", "if token == nil"},
+		{"go assign", "token := getToken()", "token := getToken()"},
+		{"rust path", "Token::new(x)", "Token::new(x)"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			got := RedactText(c.in)
@@ -305,5 +307,22 @@ func BenchmarkSubcommand(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		Subcommand(args)
+	}
+}
+
+// hasSecretWord's first-letter lists hold exactly secretWords.
+func TestSecretWordLists(t *testing.T) {
+	n := 0
+	for _, l := range [][]string{wordsT, wordsS, wordsP, wordsA, wordsC, wordsEMB} {
+		n += len(l)
+	}
+	if n != len(secretWords) {
+		t.Fatalf("%d words in the lists, %d in secretWords", n, len(secretWords))
+	}
+	for _, w := range secretWords {
+		var buf [64]byte
+		if !hasSecretWord(lowerKey(&buf, "x_"+w+"_y")) {
+			t.Errorf("%q not found", w)
+		}
 	}
 }
