@@ -78,53 +78,79 @@ func FreePort(t testing.TB) int {
 type server struct {
 	URL string
 	cmd *exec.Cmd
-	log *bytes.Buffer
 }
 
-func start(t testing.TB, bin string, args ...string) *server {
+func must[T any](t testing.TB, v T, err error) T {
 	t.Helper()
+	if err != nil {
+		t.Fatalf("backendtest: %v", err)
+	}
+	return v
+}
+
+// start runs a server on a free loopback port until the test ends. It only
+// returns errors (it may run on another goroutine than the test's).
+func start(t testing.TB, bin string, args ...string) (*server, error) {
 	var last error
 	for attempt := 0; attempt < 3; attempt++ {
-		port := FreePort(t)
-		s := &server{URL: fmt.Sprintf("http://127.0.0.1:%d", port), log: &bytes.Buffer{}}
+		port, err := freePort()
+		if err != nil {
+			return nil, err
+		}
+		s := &server{URL: fmt.Sprintf("http://127.0.0.1:%d", port)}
 		all := append([]string{fmt.Sprintf("-httpListenAddr=127.0.0.1:%d", port), "-loggerLevel=WARN"}, args...)
 		s.cmd = exec.Command(bin, all...)
-		s.cmd.Stdout, s.cmd.Stderr = s.log, s.log
+		var log lockedBuffer
+		s.cmd.Stdout, s.cmd.Stderr = &log, &log
 		if err := s.cmd.Start(); err != nil {
-			t.Fatalf("backendtest: start %s: %v", bin, err)
+			return nil, fmt.Errorf("start %s: %v", bin, err)
 		}
 		exited := make(chan struct{})
 		go func() { s.cmd.Wait(); close(exited) }()
-		deadline := time.Now().Add(30 * time.Second)
-		for time.Now().Before(deadline) {
-			select {
-			case <-exited:
-				last = fmt.Errorf("%s exited: %s", filepath.Base(bin), s.log.String())
-				goto retry
-			default:
-			}
-			if resp, err := http.Get(s.URL + "/health"); err == nil {
-				resp.Body.Close()
-				if resp.StatusCode == 200 {
-					t.Cleanup(func() {
-						s.cmd.Process.Kill()
-						<-exited
-						if t.Failed() {
-							t.Logf("%s log:\n%s", filepath.Base(bin), s.log.String())
-						}
-					})
-					return s
+		if last = waitHealthy(s.URL, exited, &log); last == nil {
+			t.Cleanup(func() {
+				s.cmd.Process.Kill()
+				<-exited
+				if t.Failed() {
+					t.Logf("%s log:\n%s", filepath.Base(bin), log.String())
 				}
-			}
-			time.Sleep(20 * time.Millisecond)
+			})
+			return s, nil
 		}
 		s.cmd.Process.Kill()
 		<-exited
-		last = fmt.Errorf("%s did not answer /health within 30s: %s", filepath.Base(bin), s.log.String())
-	retry:
+		last = fmt.Errorf("%s: %v", filepath.Base(bin), last)
 	}
-	t.Fatalf("backendtest: %v", last)
-	return nil
+	return nil, last
+}
+
+// waitHealthy polls /health until 200, the process exits or 30 s pass.
+func waitHealthy(url string, exited <-chan struct{}, log *lockedBuffer) error {
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		select {
+		case <-exited:
+			return fmt.Errorf("exited: %s", log.String())
+		default:
+		}
+		if resp, err := http.Get(url + "/health"); err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == 200 {
+				return nil
+			}
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	return fmt.Errorf("did not answer /health within 30s: %s", log.String())
+}
+
+func freePort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
 // VM is a running VictoriaMetrics.
@@ -139,34 +165,50 @@ type VL struct {
 	OTLPURL string
 }
 
+func startVM(t testing.TB, bin string) (*VM, error) {
+	s, err := start(t, bin, "-storageDataPath="+t.TempDir(),
+		"-search.latencyOffset=0s", "-retentionPeriod=100y", "-search.disableCache")
+	if err != nil {
+		return nil, err
+	}
+	return &VM{URL: s.URL, OTLPURL: s.URL + "/opentelemetry/api/v1/push"}, nil
+}
+
+func startVL(t testing.TB, bin string) (*VL, error) {
+	s, err := start(t, bin, "-storageDataPath="+t.TempDir(), "-retentionPeriod=100y")
+	if err != nil {
+		return nil, err
+	}
+	return &VL{URL: s.URL, OTLPURL: s.URL + "/insert/opentelemetry/v1/logs"}, nil
+}
+
 // StartVM starts VictoriaMetrics; it is killed when the test ends.
 func StartVM(t testing.TB) *VM {
 	t.Helper()
-	s := start(t, Binary(t, "victoria-metrics"), "-storageDataPath="+t.TempDir(),
-		"-search.latencyOffset=0s", "-retentionPeriod=100y", "-search.disableCache")
-	return &VM{URL: s.URL, OTLPURL: s.URL + "/opentelemetry/api/v1/push"}
+	vm, err := startVM(t, Binary(t, "victoria-metrics"))
+	return must(t, vm, err)
 }
 
 // StartVL starts VictoriaLogs with a retention that keeps old transcripts.
 func StartVL(t testing.TB) *VL {
 	t.Helper()
-	s := start(t, Binary(t, "victoria-logs"), "-storageDataPath="+t.TempDir(), "-retentionPeriod=100y")
-	return &VL{URL: s.URL, OTLPURL: s.URL + "/insert/opentelemetry/v1/logs"}
+	vl, err := startVL(t, Binary(t, "victoria-logs"))
+	return must(t, vl, err)
 }
 
-// StartBoth starts both servers concurrently.
+// StartBoth starts both servers concurrently (failing on the test's own
+// goroutine).
 func StartBoth(t testing.TB) (*VM, *VL) {
 	t.Helper()
+	vmBin, vlBin := Binary(t, "victoria-metrics"), Binary(t, "victoria-logs")
 	var vm *VM
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() { defer wg.Done(); vm = StartVM(t) }()
-	vl := StartVL(t)
-	wg.Wait()
-	if vm == nil {
-		t.FailNow()
-	}
-	return vm, vl
+	var vmErr error
+	done := make(chan struct{})
+	go func() { defer close(done); vm, vmErr = startVM(t, vmBin) }()
+	vl, vlErr := startVL(t, vlBin)
+	<-done
+	must(t, vm, vmErr)
+	return vm, must(t, vl, vlErr)
 }
 
 func flush(t testing.TB, base string) {
@@ -202,7 +244,17 @@ func (v *VM) Query(t testing.TB, promql string) []Sample {
 
 // TryQuery is Query returning errors (for non-test callers).
 func (v *VM) TryQuery(promql string) ([]Sample, error) {
-	resp, err := http.PostForm(v.URL+"/api/v1/query", url.Values{"query": {promql}, "nocache": {"1"}})
+	return v.query(url.Values{"query": {promql}, "nocache": {"1"}})
+}
+
+// TryQueryAt evaluates an instant query at time at.
+func (v *VM) TryQueryAt(promql string, at time.Time) ([]Sample, error) {
+	return v.query(url.Values{"query": {promql}, "nocache": {"1"}, "time": {strconv.FormatFloat(float64(at.UnixMilli())/1000, 'f', 3, 64)}})
+}
+
+func (v *VM) query(form url.Values) ([]Sample, error) {
+	promql := form.Get("query")
+	resp, err := http.PostForm(v.URL+"/api/v1/query", form)
 	if err != nil {
 		return nil, err
 	}

@@ -39,6 +39,9 @@ type Event struct {
 	// keys, taken from the record ("status" is the record's status).
 	Counter string
 	Labels  []string
+	// CounterBy, when set, names the integer attribute the counter moves by
+	// (instead of one per record).
+	CounterBy string
 	// Histogram, when set, records the record's duration_ms with HistLabels.
 	Histogram  string
 	HistLabels []string
@@ -121,6 +124,10 @@ var events = []Event{
 	{Name: "mol.burn", Fields: fs(rs("mol_id"), i("children_closed")), Counter: "gastown.mol.burns.total", Labels: []string{"status"}},
 	{Name: "bead.create", Fields: fs(rs("bead_id"), s("parent_id"), s("mol_source")),
 		Counter: "gastown.bead.creates.total", Labels: []string{"mol_source"}},
+	// gtrun's own: the delivery agent dropped undelivered telemetry to keep
+	// the journal within its bound.
+	{Name: "telemetry.dropped", Fields: fs(rs("signal"), ri("count"), i("bytes"), s("reason")),
+		Counter: "gastown.telemetry.dropped.total", Labels: []string{"signal"}, CounterBy: "count"},
 }
 
 var byName = func() map[string]*Event {
@@ -236,7 +243,13 @@ func Increments(r event.Record) []Increment {
 	}
 	var out []Increment
 	if e.Counter != "" {
-		out = append(out, Increment{Metric: e.Counter, Labels: labels(r, e.Labels), Value: 1})
+		v := 1.0
+		if e.CounterBy != "" {
+			v, _ = asFloat(r.Get(e.CounterBy))
+		}
+		if v != 0 {
+			out = append(out, Increment{Metric: e.Counter, Labels: labels(r, e.Labels), Value: v})
+		}
 	}
 	if e.Histogram != "" {
 		if d, ok := asFloat(r.Get("duration_ms")); ok {

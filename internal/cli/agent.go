@@ -66,7 +66,7 @@ func gitInfo(dir string) (branch, commit string) {
 }
 
 func runAgent(ctx context.Context, ios IOStreams, o *agentOptions, argv []string) int {
-	t := newTelemetry(ios)
+	t := newTelemetry(ios, "")
 	or := func(v, envKey string) string {
 		if v != "" {
 			return v
@@ -81,8 +81,6 @@ func runAgent(ctx context.Context, ios IOStreams, o *agentOptions, argv []string
 	if o.session == "" {
 		o.session = "agent-" + t.runID[:min(8, len(t.runID))]
 	}
-	rememberRun(t.runID)
-	os.Setenv("GT_RUN", t.runID) // the agent and agent-log join this run
 	cwd, _ := os.Getwd()
 	root := t.env.Get("GT_ROOT")
 	host, _ := os.Hostname()
@@ -96,19 +94,19 @@ func runAgent(ctx context.Context, ios IOStreams, o *agentOptions, argv []string
 	}
 	branch, commit := gitInfo(cwd)
 	start := time.Now()
-	t.x.Emit(ctx, event.Record{Name: "agent.instantiate", Time: start, Attrs: []event.Attr{
+	t.x.Emit(event.Record{Name: "agent.instantiate", Time: start, Attrs: []event.Attr{
 		event.String("instance", instance), event.String("town_root", root), event.String("agent_type", o.agentType),
 		event.String("role", o.role), event.String("agent_name", name), event.String("session_id", o.session),
 		event.String("rig", o.rig), event.String("issue_id", t.env.Get("GT_WORK_BEAD")),
 		event.String("git_branch", branch), event.String("git_commit", commit),
 	}})
-	t.x.Close() // deliver the root event now; the agent may run for hours
+	t.x.Close() // journal the root event now; the agent may run for hours
 
 	var logger *exec.Cmd
-	if envBool(t.env, "GT_LOG_AGENT_OUTPUT") && t.x.Config().LogsURL != "" {
-		logger = startAgentLog(ios, o, cwd, start)
+	if envBool(t.env, "GT_LOG_AGENT_OUTPUT") && t.x.Config().Dest.Logs != "" {
+		logger = startAgentLog(ios, o, cwd, start, t.runID)
 	}
-	code := runWrapped(ctx, ios, &runOptions{argv: argv, extraEnv: []string{"GT_SESSION=" + o.session}})
+	code := runWrapped(ctx, ios, &runOptions{argv: argv, runID: t.runID, extraEnv: []string{"GT_SESSION=" + o.session}})
 	if logger != nil {
 		// Final drain: agent-log reads what is left, flushes held usage and
 		// commits on SIGTERM.
@@ -127,7 +125,7 @@ func runAgent(ctx context.Context, ios IOStreams, o *agentOptions, argv []string
 
 // startAgentLog starts `gtrun agent-log` detached (its own session, so it
 // survives the wrapper's terminal); agent-log's lock keeps one per session.
-func startAgentLog(ios IOStreams, o *agentOptions, cwd string, start time.Time) *exec.Cmd {
+func startAgentLog(ios IOStreams, o *agentOptions, cwd string, start time.Time, runID string) *exec.Cmd {
 	self, err := os.Executable()
 	if err != nil {
 		return nil
@@ -137,7 +135,7 @@ func startAgentLog(ios IOStreams, o *agentOptions, cwd string, start time.Time) 
 		agent = "codex"
 	}
 	cmd := exec.Command(self, "agent-log", "--session", o.session, "--work-dir", cwd, "--agent", agent,
-		"--since", start.Add(-2*time.Second).UTC().Format(time.RFC3339), "--role", o.role)
+		"--since", start.Add(-2*time.Second).UTC().Format(time.RFC3339), "--role", o.role, "--run-id", runID)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
 	cmd.Stdout, cmd.Stderr = nil, ios.ErrFile
 	if err := cmd.Start(); err != nil {

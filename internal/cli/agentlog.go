@@ -54,9 +54,6 @@ func newAgentLogCmd(ios IOStreams) *cobra.Command {
 }
 
 func runAgentLog(ctx context.Context, ios IOStreams, o *agentLogOptions) error {
-	if o.runID != "" {
-		os.Setenv("GT_RUN", o.runID)
-	}
 	if o.agent != "claudecode" && o.agent != "codex" {
 		return usageErr("agent-log: --agent must be claudecode or codex, not %q", o.agent)
 	}
@@ -81,7 +78,7 @@ func runAgentLog(ctx context.Context, ios IOStreams, o *agentLogOptions) error {
 		return exitf(1, "agent-log: %v", err)
 	}
 	defer lk.Unlock()
-	t := newTelemetry(ios)
+	t := newTelemetry(ios, o.runID)
 	defer t.x.Close()
 	if o.role == "" {
 		o.role = t.env.Get("GT_ROLE")
@@ -107,18 +104,9 @@ func runAgentLog(ctx context.Context, ios IOStreams, o *agentLogOptions) error {
 	malformed := map[string]int{}
 	lastData := time.Now()
 
-	var inflight chan error
-	waitInflight := func() error {
-		if inflight == nil {
-			return nil
-		}
-		err := <-inflight
-		inflight = nil
-		return err
-	}
 	emit := func(recs []event.Record) {
 		for _, r := range recs {
-			t.x.Emit(ctx, r)
+			t.x.Emit(r)
 		}
 	}
 	flushHeld := func() {
@@ -180,22 +168,9 @@ func runAgentLog(ctx context.Context, ios IOStreams, o *agentLogOptions) error {
 				}
 			}
 		},
-		// Delivery overlaps parsing: batch N is sent while batch N+1 is
-		// read; a batch's offsets are saved only once it was delivered.
-		Commit: func() error {
-			if err := waitInflight(); err != nil {
-				return err
-			}
-			ch := make(chan error, 1)
-			go func() {
-				fctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-				defer cancel()
-				ch <- t.x.Flush(fctx)
-			}()
-			inflight = ch
-			return nil
-		},
-		Drain: func() error { return waitInflight() },
+		// A batch's offsets are saved once its records are in the journal:
+		// from there the delivery agent owns them.
+		Commit: t.x.Commit,
 		Snapshot: func(path string) json.RawMessage {
 			if s, ok := parsers[path].(parse.Stateful); ok {
 				return s.State()
@@ -210,10 +185,7 @@ func runAgentLog(ctx context.Context, ios IOStreams, o *agentLogOptions) error {
 	err = fol.Run(runCtx)
 	if err == nil && !o.once {
 		flushHeld()
-		fctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		err = t.x.Flush(fctx)
-		cancel()
-		if err == nil {
+		if err = t.x.Commit(); err == nil {
 			for path, p := range parsers {
 				if s, ok := p.(parse.Stateful); ok {
 					cp, _ := cps.Get(path)

@@ -24,9 +24,8 @@ func newEmitCmd(ios IOStreams) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			t := newTelemetry(ios)
-			rememberRun(t.runID)
-			t.x.Emit(c.Context(), rec)
+			t := newTelemetry(ios, "")
+			t.x.Emit(rec)
 			t.x.Close()
 			return nil
 		},
@@ -57,7 +56,7 @@ func buildEmit(name string, kvs []string) (event.Record, error) {
 			status = v
 			continue
 		case "error":
-			rec.Err = v
+			rec.Err = parse.RedactText(v)
 			continue
 		}
 		val, err := ev.Convert(k, v)

@@ -112,6 +112,7 @@ logs and metrics. "gtrun CMD ARGS..." is the same as "gtrun run -- CMD ARGS...".
 		newEmitCmd(ios),
 		newEnvCmd(ios),
 		newFlushCmd(ios),
+		newShipperCmd(ios),
 		newShimCmd(ios),
 		newVersionCmd(ios),
 	)

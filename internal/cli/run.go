@@ -26,6 +26,7 @@ type runOptions struct {
 	argv       []string
 	extraEnv   []string // KEY=VALUE for the child (sessions)
 	path       string   // resolved executable, when the caller already did it (shim)
+	runID      string   // the run to join (default GT_RUN, else a new one)
 }
 
 func newRunCmd(ios IOStreams) *cobra.Command {
@@ -61,9 +62,7 @@ func exitCode(code int) error {
 // runWrapped runs one child under gtrun and exports its call. It returns
 // the child's exit status (or gtrun's 125/126/127 when it did not start).
 func runWrapped(ctx context.Context, ios IOStreams, o *runOptions) int {
-	t := newTelemetry(ios)
-	rememberRun(t.runID)
-	t.x.StartBackgroundDelivery()
+	t := newTelemetry(ios, o.runID)
 	defer t.x.Close()
 
 	name := o.name
@@ -78,7 +77,7 @@ func runWrapped(ctx context.Context, ios IOStreams, o *runOptions) int {
 	var capMu sync.Mutex
 	var out capture
 	var captureFn func(stream string, line []byte)
-	if logOutput || rules.WantsOutput(name) {
+	if logOutput || rules.WantsOutput(name, o.argv[1:]) {
 		captureFn = func(stream string, line []byte) {
 			capMu.Lock()
 			out.add(stream, line)
@@ -127,7 +126,7 @@ func runWrapped(ctx context.Context, ios IOStreams, o *runOptions) int {
 		spanName = "bd " + rec.GetString("subcommand")
 	}
 	span.finish(t, strings.TrimSpace(spanName), res.Start, res.End, rec.Attrs, rec.Err)
-	t.x.Emit(ctx, rec)
+	t.x.Emit(rec)
 	for _, r := range rules.Events(parse.Call{
 		Command: name, Args: o.argv[1:], ExitCode: res.ExitCode,
 		Stdout: out.stdout, Stderr: out.stderr, Combined: out.combined,
@@ -135,7 +134,7 @@ func runWrapped(ctx context.Context, ios IOStreams, o *runOptions) int {
 		if r.Time.IsZero() {
 			r.Time = res.End
 		}
-		t.x.Emit(ctx, r)
+		t.x.Emit(r)
 	}
 	return res.ExitCode
 }
@@ -176,7 +175,11 @@ func callRecord(name string, args []string, res wrap.Result, env *runenv.Env, ou
 	redacted := strings.Join(parse.RedactArgs(args), " ")
 	if name == "bd" {
 		rec.Name = "bd.call"
-		rec.Attrs = append(rec.Attrs, event.String("subcommand", parse.Subcommand(args)))
+		sub := parse.Subcommand(args)
+		if sub == "" {
+			sub = "unknown" // no safe word: never a secret as a label
+		}
+		rec.Attrs = append(rec.Attrs, event.String("subcommand", sub))
 	} else {
 		rec.Name = "cmd.call"
 		rec.Attrs = append(rec.Attrs, event.String("command", name))

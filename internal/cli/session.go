@@ -14,6 +14,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/gastown/gtrun/internal/event"
+	"github.com/gastown/gtrun/internal/parse"
 	"github.com/gastown/gtrun/internal/runenv"
 	"github.com/gastown/gtrun/internal/state"
 	"github.com/gastown/gtrun/internal/tmux"
@@ -127,12 +128,11 @@ func newSessionCmd(ios IOStreams) *cobra.Command {
 					return usageErr("session start: --env %q is not K=V", kv)
 				}
 			}
-			t := newTelemetry(ios)
+			t := newTelemetry(ios, "")
 			defer t.x.Close()
 			if role == "" {
 				role = t.env.Get("GT_ROLE")
 			}
-			rememberRun(t.runID)
 			self, err := os.Executable()
 			if err != nil {
 				return exitf(1, "session start: %v", err)
@@ -161,10 +161,10 @@ func newSessionCmd(ios IOStreams) *cobra.Command {
 			})
 			if err != nil {
 				rec.Err = err.Error()
-				t.x.Emit(c.Context(), rec)
+				t.x.Emit(rec)
 				return exitf(1, "session start %s: %v", name, err)
 			}
-			t.x.Emit(c.Context(), rec)
+			t.x.Emit(rec)
 			fmt.Fprintf(ios.Out, "%s\n", t.runID)
 			return nil
 		},
@@ -199,9 +199,8 @@ func newSessionCmd(ios IOStreams) *cobra.Command {
 				time.Sleep(20 * time.Millisecond)
 			}
 			if claimStop(si) {
-				os.Setenv("GT_RUN", si.RunID)
-				t := newTelemetry(ios)
-				t.x.Emit(c.Context(), event.Record{Name: "session.stop", Attrs: []event.Attr{
+				t := newTelemetry(ios, si.RunID)
+				t.x.Emit(event.Record{Name: "session.stop", Attrs: []event.Attr{
 					event.String("session_id", name), event.Int("duration_ms", time.Since(si.Start).Milliseconds()), event.Int("exit_code", -1)}})
 				t.x.Close()
 			}
@@ -223,7 +222,7 @@ func newSessionCmd(ios IOStreams) *cobra.Command {
 			if err := tmux.ValidateName(name); err != nil {
 				return usageErr("session send: %v", err)
 			}
-			t := newTelemetry(ios)
+			t := newTelemetry(ios, "")
 			defer t.x.Close()
 			srv := tmuxServer(socket)
 			err := srv.SendLiteral(c.Context(), name, text)
@@ -234,12 +233,12 @@ func newSessionCmd(ios IOStreams) *cobra.Command {
 			rec := event.Record{Name: "prompt.send", Attrs: []event.Attr{
 				event.String("session", name), event.Int("keys_len", int64(len(text))), event.Int("debounce_ms", int64(debounce))}}
 			if envBool(t.env, "GT_LOG_PROMPT_KEYS") {
-				rec.Attrs = append(rec.Attrs, event.String("keys", text))
+				rec.Attrs = append(rec.Attrs, event.String("keys", parse.RedactText(text)))
 			}
 			if err != nil {
 				rec.Err = err.Error()
 			}
-			t.x.Emit(c.Context(), rec)
+			t.x.Emit(rec)
 			if err != nil {
 				return exitf(1, "session send %s: %v", name, err)
 			}
@@ -286,7 +285,7 @@ func newSessionRunCmd(ios IOStreams) *cobra.Command {
 				fmt.Fprintln(ios.Err, we.Msg)
 			}
 			if claimStop(si) {
-				t := newTelemetry(ios)
+				t := newTelemetry(ios, si.RunID)
 				rec := event.Record{Name: "session.stop", Attrs: []event.Attr{
 					event.String("session_id", name), event.Int("duration_ms", time.Since(si.Start).Milliseconds()), event.Int("exit_code", int64(code))}}
 				// Ended by tmux (kill-session, kill-server: SIGHUP) or by a
@@ -297,7 +296,7 @@ func newSessionRunCmd(ios IOStreams) *cobra.Command {
 						rec.Err = perr.Error()
 					}
 				}
-				if tp, err := runenv.ParseTraceparent(si.TraceParent); err == nil && t.x.Config().TracesURL != "" {
+				if tp, err := runenv.ParseTraceparent(si.TraceParent); err == nil && t.x.Config().Dest.Traces != "" {
 					sp := spanPlan{on: true, traceID: tp.TraceID, spanID: tp.SpanID}
 					if ptp, err := runenv.ParseTraceparent(si.ParentSpan); err == nil {
 						sp.parent, sp.remote = ptp.SpanID, true
@@ -305,7 +304,7 @@ func newSessionRunCmd(ios IOStreams) *cobra.Command {
 					t.x.SetSpan(sp.traceID, sp.spanID)
 					sp.finish(t, "session "+name, si.Start, time.Now(), append([]event.Attr{event.String("role", si.Role)}, rec.Attrs...), rec.Err)
 				}
-				t.x.Emit(context.Background(), rec)
+				t.x.Emit(rec)
 				t.x.Close()
 			}
 			return exitCode(code)

@@ -4,8 +4,8 @@ import (
 	"time"
 
 	"github.com/gastown/gtrun/internal/event"
-	"github.com/gastown/gtrun/internal/export"
 	"github.com/gastown/gtrun/internal/runenv"
+	"github.com/gastown/gtrun/internal/sink"
 )
 
 // spanPlan is the span of this process's work, known before the child
@@ -21,7 +21,7 @@ type spanPlan struct {
 // planSpan derives the span: the run's trace (from GT_RUN), or the trace of
 // a TRACEPARENT we were started with, whose span becomes our parent.
 func planSpan(t *telemetry) spanPlan {
-	if t.x.Config().TracesURL == "" {
+	if t.x.Config().Dest.Traces == "" {
 		return spanPlan{}
 	}
 	p := spanPlan{on: true, traceID: runenv.TraceID(t.runID), spanID: runenv.NewSpanID()}
@@ -45,6 +45,6 @@ func (p spanPlan) finish(t *telemetry, name string, start, end time.Time, attrs 
 	if !p.on {
 		return
 	}
-	t.x.AddSpan(export.Span{Name: name, TraceID: p.traceID, SpanID: p.spanID, Parent: p.parent, Remote: p.remote,
+	t.x.AddSpan(sink.Span{Name: name, TraceID: p.traceID, SpanID: p.spanID, Parent: p.parent, Remote: p.remote,
 		Start: start, End: end, Attrs: attrs, Err: errMsg})
 }

@@ -5,53 +5,60 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 
-	"github.com/gastown/gtrun/internal/export"
+	"github.com/gastown/gtrun/internal/journal"
 	"github.com/gastown/gtrun/internal/runenv"
+	"github.com/gastown/gtrun/internal/sink"
 	"github.com/gastown/gtrun/internal/state"
 )
 
-// telemetry is what every command that exports needs: the environment, the
-// run id and the exporter.
+// telemetry is what every command that records needs: the environment,
+// the run id and the sink (journal writer).
 type telemetry struct {
 	env   *runenv.Env
 	runID string
-	x     *export.Exporter
+	x     *sink.Sink
 }
 
-func newTelemetry(ios IOStreams) *telemetry {
+// newTelemetry reads the environment; runID, when set, is the run to join
+// (else GT_RUN, else a new one).
+func newTelemetry(ios IOStreams, runID string) *telemetry {
 	env := runenv.New(os.Environ())
-	id, _ := runenv.RunID(env)
-	cfg, warns := export.FromEnv(env, id)
+	if runID == "" {
+		runID, _ = runenv.RunID(env)
+	}
+	cfg, problems := sink.FromEnv(env, runID)
 	cfg.Version = version()
-	cfg.Warn = ios.Err
-	x := export.New(cfg)
-	if len(warns) > 0 {
-		x.Warn(strings.Join(warns, "; "))
-	}
-	return &telemetry{env: env, runID: id, x: x}
+	return &telemetry{env: env, runID: runID, x: sink.New(cfg, problems, ios.Err)}
 }
 
-// rememberRun records the run id as the last run seen on this machine
-// (the default of `gtrun trace`): a run created here or joined through
-// GT_RUN. Best effort; the file is rewritten only when the run changes.
-func rememberRun(id string) {
-	if id == lastRun() {
-		return
-	}
-	if d, err := state.Dir(); err == nil {
-		state.WriteFileAtomic(filepath.Join(d, "last-run"), []byte(id+"\n"))
-	}
-}
-
-// lastRun returns the last run id remembered on this machine.
+// lastRun returns the last run recorded on this machine (the default of
+// `gtrun trace`): the newest journal entry's, else what the delivery agent
+// last noted.
 func lastRun() string {
+	if d, err := state.Sub("journal"); err == nil {
+		if id := journal.Open(d).LastRunID(); id != "" {
+			return id
+		}
+	}
 	d, err := state.Dir()
 	if err != nil {
 		return ""
 	}
 	b, _ := os.ReadFile(filepath.Join(d, "last-run"))
 	return strings.TrimSpace(string(b))
+}
+
+// execShipper replaces this process with gtrun-shipper ARGS (flush,
+// shipper status, …): only the agent's binary links OpenTelemetry.
+func execShipper(ios IOStreams, args ...string) error {
+	path, err := sink.ShipperPath()
+	if err != nil {
+		return exitf(1, "%v", err)
+	}
+	err = syscall.Exec(path, append([]string{path}, args...), os.Environ())
+	return exitf(1, "cannot run %s: %v", path, err)
 }
 
 func envBool(e *runenv.Env, k string) bool {

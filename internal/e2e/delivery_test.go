@@ -1,10 +1,13 @@
 package e2e
 
 import (
+	"encoding/json"
 	"fmt"
+	"math/rand"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -12,15 +15,16 @@ import (
 	"time"
 
 	"github.com/gastown/gtrun/internal/backendtest"
+	"github.com/gastown/gtrun/internal/journal"
 )
 
-// Issue 4: 20 sequential + 10 concurrent wrapped bd calls, each its own
-// GT_RUN, three subcommands, some failing: the seed's queries are exact and
-// there is one series per (subcommand, status), not per run.
+// 20 sequential + 10 concurrent wrapped bd calls, each its own GT_RUN,
+// three subcommands, some failing: the seed's queries are exact, there is
+// one series per (subcommand, status), not per run, 30 records and 30 spans.
 func TestCountsExactAcrossProcesses(t *testing.T) {
 	vm, vl := backendtest.StartBoth(t)
-	base := newEnv(t).set("GT_OTEL_LOGS_URL", vl.OTLPURL, "GT_OTEL_METRICS_URL", vm.OTLPURL)
-	type call struct{ args []string }
+	jg := backendtest.StartJaeger(t)
+	base := newEnv(t).set("GT_OTEL_LOGS_URL", vl.OTLPURL, "GT_OTEL_METRICS_URL", vm.OTLPURL, "GT_OTEL_TRACES_URL", jg.OTLPURL)
 	mk := func(i int) []string {
 		switch i % 4 {
 		case 0:
@@ -41,11 +45,11 @@ func TestCountsExactAcrossProcesses(t *testing.T) {
 		}
 		want[args[1]+"/"+status]++
 	}
+	runID := func(i int) string { return fmt.Sprintf("0000c0de-0000-4000-8000-%012d", i) }
 	for i := 0; i < 20; i++ {
 		args := mk(i)
 		count(args)
-		e := *base
-		e.vars = copyVars(base.vars, "GT_RUN", fmt.Sprintf("seq-%d", i))
+		e := base.with("GT_RUN", runID(i))
 		if r := e.run("", args...); r.code != 0 && args[2] != "gt-nope" {
 			t.Fatalf("%v: %+v", args, r)
 		}
@@ -57,15 +61,10 @@ func TestCountsExactAcrossProcesses(t *testing.T) {
 		wg.Add(1)
 		go func(i int, args []string) {
 			defer wg.Done()
-			e := *base
-			e.vars = copyVars(base.vars, "GT_RUN", fmt.Sprintf("conc-%d", i))
-			e.run("", args...)
+			base.with("GT_RUN", runID(i)).run("", args...)
 		}(i, args)
 	}
 	wg.Wait()
-
-	// A call slowed past its flush deadline (a loaded machine) spooled its
-	// batch; delivery includes the spool, so flush it before counting.
 	if r := base.run("", "flush"); r.code != 0 {
 		t.Fatalf("flush: %+v", r)
 	}
@@ -83,6 +82,16 @@ func TestCountsExactAcrossProcesses(t *testing.T) {
 		t.Fatalf("series of gastown.bd.calls.total: %v, want %d (one per subcommand/status pair)", series, len(want))
 	}
 	vl.WaitCount(t, `_msg:"bd.call"`, 30, 20*time.Second)
+	for i := 0; i < 30; i++ {
+		jg.WaitSpans(t, strings.ReplaceAll(runID(i), "-", ""), 1, 20*time.Second)
+	}
+}
+
+// with returns a copy of e with more variables.
+func (e *env) with(kv ...string) *env {
+	c := *e
+	c.vars = copyVars(e.vars, kv...)
+	return &c
 }
 
 func copyVars(m map[string]string, kv ...string) map[string]string {
@@ -96,157 +105,273 @@ func copyVars(m map[string]string, kv ...string) map[string]string {
 	return out
 }
 
-// Issue 4: the logs backend is down (refusing) during 10 calls; the calls
-// are unaffected; after `gtrun flush` each record is in VictoriaLogs once.
-func TestLogsSpooledWhileDownThenFlushedOnce(t *testing.T) {
+// gated points e at VictoriaLogs and VictoriaMetrics through gates.
+func gated(t *testing.T) (*env, *backendtest.VM, *backendtest.VL, *backendtest.Gate, *backendtest.Gate) {
 	vm, vl := backendtest.StartBoth(t)
-	down := backendtest.RefusedURL(t, "/insert/opentelemetry/v1/logs")
-	e := newEnv(t).set("GT_OTEL_LOGS_URL", down, "GT_OTEL_METRICS_URL", vm.OTLPURL, "GT_RUN", "run-down-logs")
-	for i := 0; i < 10; i++ {
-		start := time.Now()
-		r := e.run("", "bd", "create", fmt.Sprintf("while down %d", i))
-		if r.code != 0 || !strings.Contains(r.stdout, "✓ Created issue: ") {
-			t.Fatalf("call %d changed by the outage: %+v", i, r)
-		}
-		if !strings.Contains(r.stderr, "gtrun: warning: telemetry backend unreachable, spooled logs") || strings.Count(r.stderr, "\n") != 1 {
-			t.Fatalf("want one short warning, got %q", r.stderr)
-		}
-		if d := time.Since(start); d > 3*time.Second {
-			t.Fatalf("call %d took %v with the backend refusing", i, d)
-		}
-	}
-	if n := countSpool(t, e.state, "logs"); n != 10 {
-		t.Fatalf("spool holds %d logs batches, want 10", n)
-	}
-	up := *e
-	up.vars = copyVars(e.vars, "GT_OTEL_LOGS_URL", vl.OTLPURL)
-	r := up.run("", "flush")
-	if r.code != 0 || !strings.Contains(r.stdout, "logs: 10 delivered") {
-		t.Fatalf("flush: %+v", r)
-	}
-	if r := up.run("", "flush"); !strings.Contains(r.stdout, "logs: 0 delivered") {
-		t.Fatalf("second flush resent something: %+v", r)
-	}
-	recs := vl.WaitCount(t, `_msg:"bd.call" AND "run.id":="run-down-logs"`, 10, 20*time.Second)
-	seen := map[string]bool{}
-	for _, rec := range recs {
-		if seen[rec["_time"]] {
-			t.Fatalf("duplicate record %v", rec)
-		}
-		seen[rec["_time"]] = true
-	}
-	vl.WaitCount(t, `_msg:"bead.create" AND "run.id":="run-down-logs"`, 10, 5*time.Second)
-	vm.WaitValue(t, `sum(increase(gastown.bd.calls.total[1h]))`, 10, 20*time.Second)
+	gl, gm := backendtest.NewGate(t, vl.OTLPURL), backendtest.NewGate(t, vm.OTLPURL)
+	e := newEnv(t).set("GT_OTEL_LOGS_URL", gl.URL("/insert/opentelemetry/v1/logs"),
+		"GT_OTEL_METRICS_URL", gm.URL("/opentelemetry/api/v1/push"))
+	return e, vm, vl, gl, gm
 }
 
-// Metrics backend down: counters exact after the flush, nothing double.
-func TestMetricsSpooledWhileDownThenExact(t *testing.T) {
-	vm := backendtest.StartVM(t)
-	down := backendtest.BlackHole(t, "/opentelemetry/api/v1/push")
-	e := newEnv(t).set("GT_OTEL_METRICS_URL", down, "GT_RUN", "run-down-metrics", "GT_OTEL_FLUSH_TIMEOUT", "200ms")
-	for i := 0; i < 6; i++ {
+// An outage costs a wrapped call nothing: no line on stderr, no wait for
+// the network (a refused or black-holed backend), and once the backend is
+// back every record arrives once with exact counters.
+func TestOutageCostsTheCallNothing(t *testing.T) {
+	e, vm, vl, gl, gm := gated(t)
+	e.set("GT_RUN", "run-outage")
+	call := func(i int, mode string) {
 		start := time.Now()
-		r := e.run("", "bd", "list")
-		if r.code != 0 {
+		r := e.run("", "bd", "create", fmt.Sprintf("during %s %d", mode, i))
+		if r.code != 0 || !strings.Contains(r.stdout, "✓ Created issue: ") || r.stderr != "" {
+			t.Fatalf("call %d (%s) changed by the outage: %+v", i, mode, r)
+		}
+		// Not a timing test: a call that waited on the network at all
+		// would wait for the 10 s request timeout.
+		if d := time.Since(start); d > 5*time.Second {
+			t.Fatalf("call %d (%s) took %v", i, mode, d)
+		}
+	}
+	for i := 0; i < 10; i++ {
+		call(i, "refused")
+	}
+	gl.Hold()
+	gm.Hold()
+	for i := 0; i < 10; i++ {
+		call(i, "black-holed")
+	}
+	gl.Pass()
+	gm.Pass()
+	if r := e.run("", "flush"); r.code != 0 {
+		t.Fatalf("flush: %+v", r)
+	}
+	recs := vl.WaitCount(t, `_msg:"bd.call" AND "run.id":="run-outage"`, 20, 20*time.Second)
+	assertUnique(t, recs)
+	vl.WaitCount(t, `_msg:"bead.create" AND "run.id":="run-outage"`, 20, 5*time.Second)
+	vm.WaitValue(t, `sum(increase(gastown.bd.calls.total[1h]))`, 20, 20*time.Second)
+	vm.WaitValue(t, `sum(increase(gastown.bead.creates.total[1h]))`, 20, 5*time.Second)
+}
+
+// assertUnique fails on two records of the same time and message.
+func assertUnique(t *testing.T, recs []map[string]string) {
+	t.Helper()
+	seen := map[string]bool{}
+	for _, r := range recs {
+		k := r["_time"] + r["_msg"] + r["run.id"]
+		if seen[k] {
+			t.Fatalf("duplicate record %v", r)
+		}
+		seen[k] = true
+	}
+}
+
+// shipperPID returns the running agent's pid of e's state directory.
+func (e *env) shipperPID(t *testing.T) int {
+	t.Helper()
+	b, _ := os.ReadFile(filepath.Join(e.state, "shipper", "lock"))
+	pid, _ := strconv.Atoi(strings.TrimSpace(string(b)))
+	if pid <= 0 {
+		t.Fatalf("no agent pid in the lock file (%q)", b)
+	}
+	return pid
+}
+
+// The agent killed with SIGKILL while its requests hang: the next agent
+// (here `gtrun flush`, with none running) delivers everything once.
+func TestAgentKilledMidDelivery(t *testing.T) {
+	e, vm, vl, gl, gm := gated(t)
+	gl.Hold()
+	gm.Hold()
+	e.set("GT_RUN", "run-kill-agent")
+	for i := 0; i < 5; i++ {
+		if r := e.run("", "sh", "-c", "true"); r.code != 0 || r.stderr != "" {
 			t.Fatalf("%+v", r)
 		}
-		if d := time.Since(start); d > 3*time.Second {
-			t.Fatalf("call took %v with a black-holed backend", d)
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for gl.Held() == 0 || gm.Held() == 0 { // its requests are in flight now
+		if time.Now().After(deadline) {
+			t.Fatalf("the agent never sent (held logs %d, metrics %d)", gl.Held(), gm.Held())
 		}
+		time.Sleep(10 * time.Millisecond)
 	}
-	e.set("GT_OTEL_METRICS_URL", refusedPlaceholder(t))
-	for i := 0; i < 4; i++ {
-		e.run("", "bd", "close", "gt-nope")
+	pid := e.shipperPID(t)
+	syscall.Kill(pid, syscall.SIGKILL)
+	waitGone(t, pid)
+	gl.Pass()
+	gm.Pass()
+	if r := e.run("", "flush"); r.code != 0 {
+		t.Fatalf("flush after the kill: %+v", r)
 	}
-	if n := countSpool(t, e.state, "metrics"); n != 10 {
-		t.Fatalf("spool holds %d metrics batches, want 10", n)
-	}
-	e.set("GT_OTEL_METRICS_URL", vm.OTLPURL)
-	if r := e.run("", "flush"); r.code != 0 || !strings.Contains(r.stdout, "metrics: 10 delivered") {
-		t.Fatalf("flush: %+v", r)
-	}
-	e.run("", "flush")
-	vm.WaitValue(t, `sum(increase(gastown.bd.calls.total[1h]))`, 10, 20*time.Second)
-	vm.WaitValue(t, `sum(increase(gastown.bd.calls.total{status="error"}[1h]))`, 4, 5*time.Second)
-	vm.WaitValue(t, `sum(increase(gastown.bd.duration_ms_count[1h]))`, 10, 5*time.Second)
+	recs := vl.WaitCount(t, `_msg:"cmd.call" AND "run.id":="run-kill-agent"`, 5, 20*time.Second)
+	assertUnique(t, recs)
+	vm.WaitValue(t, `sum(increase(gastown.cmd.calls.total[1h]))`, 5, 20*time.Second)
 }
 
-func refusedPlaceholder(t *testing.T) string {
-	return backendtest.RefusedURL(t, "/opentelemetry/api/v1/push")
-}
-
-func countSpool(t *testing.T, state, kind string) int {
+func waitGone(t *testing.T, pid int) {
 	t.Helper()
-	m, _ := filepath.Glob(filepath.Join(state, "spool", kind, "*.otlp"))
-	return len(m)
+	deadline := time.Now().Add(10 * time.Second)
+	for syscall.Kill(pid, 0) == nil {
+		if b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid)); strings.Contains(string(b), ") Z ") {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("process %d still alive", pid)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 }
 
-// A flusher killed with SIGKILL while it sends loses nothing and sends
-// nothing twice; a damaged spool entry is skipped, not fatal.
-func TestFlushKilledMidSend(t *testing.T) {
+// Wrapped calls killed with SIGKILL at random moments, and a torn frame in
+// the journal (a writer killed in the middle of its write): every call that
+// finished is delivered once, the torn frame is skipped and counted.
+func TestCallsKilledMidAppend(t *testing.T) {
 	vl := backendtest.StartVL(t)
-	e := newEnv(t).set("GT_OTEL_LOGS_URL", backendtest.RefusedURL(t, "/v1/logs"), "GT_RUN", "run-kill")
-	for i := 0; i < 5; i++ {
-		e.run("", "sh", "-c", "true")
-	}
-	hole := backendtest.BlackHole(t, "/v1/logs")
-	cmd := exec.Command(gtrunBin, "flush", "--timeout", "30s")
-	cmd.Env = append(e.list(), "GT_OTEL_LOGS_URL="+hole)
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	time.Sleep(300 * time.Millisecond) // it is now blocked on the black hole
-	cmd.Process.Signal(syscall.SIGKILL)
-	cmd.Wait()
-
-	// A damaged entry, as a crash or a full disk could leave.
-	bad := filepath.Join(e.state, "spool", "logs", "00000000000000000001-1-bad.otlp")
-	os.WriteFile(bad, []byte("GTRUNSPOOL1\n{\"size\":999,\"sha256\":\"00\"}\nshort"), 0o600)
-
-	e.set("GT_OTEL_LOGS_URL", vl.OTLPURL)
-	r := e.run("", "flush")
-	if _, err := os.Stat(bad + ".bad"); err != nil {
-		t.Errorf("damaged entry not set aside: %v", err)
-	}
-	if r.code != 0 || !strings.Contains(r.stdout, "logs: 5 delivered, 1 damaged skipped") {
-		t.Fatalf("flush after kill: %+v", r)
-	}
-	vl.WaitCount(t, `_msg:"cmd.call" AND "run.id":="run-kill"`, 5, 20*time.Second)
-}
-
-// Concurrent flushers never double-send.
-func TestConcurrentFlushersSendOnce(t *testing.T) {
-	vl := backendtest.StartVL(t)
-	e := newEnv(t).set("GT_OTEL_LOGS_URL", backendtest.RefusedURL(t, "/v1/logs"), "GT_RUN", "run-conc-flush")
-	for i := 0; i < 8; i++ {
-		e.run("", "sh", "-c", "true")
-	}
-	e.set("GT_OTEL_LOGS_URL", vl.OTLPURL)
+	e := newEnv(t).set("GT_OTEL_LOGS_URL", vl.OTLPURL)
+	var mu sync.Mutex
+	finished := map[string]bool{}
+	started := 0
 	var wg sync.WaitGroup
-	for i := 0; i < 4; i++ {
+	t0 := time.Now()
+	e.with("GT_RUN", "run-killed-warmup").run("", "sh", "-c", "exit 0")
+	finished["run-killed-warmup"] = true
+	life := time.Since(t0) // kill each call at a random moment of about its life
+	for i := 0; i < 20; i++ {
+		run := fmt.Sprintf("run-killed-%02d", i)
+		cmd := exec.Command(gtrunBin, "sh", "-c", "exit 0")
+		cmd.Env = e.with("GT_RUN", run).list()
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		started++
 		wg.Add(1)
-		go func() { defer wg.Done(); e.run("", "flush") }()
+		go func(delay time.Duration) {
+			defer wg.Done()
+			time.Sleep(delay) // a random moment of its life, not synchronisation
+			cmd.Process.Signal(syscall.SIGKILL)
+			if cmd.Wait() == nil {
+				mu.Lock()
+				finished[run] = true
+				mu.Unlock()
+			}
+		}(time.Duration(rand.Int63n(int64(2 * life))))
+		time.Sleep(life / 4) // spread them, so they do not all start at once
 	}
 	wg.Wait()
-	if n := countSpool(t, e.state, "logs"); n != 0 {
-		t.Fatalf("%d entries left", n)
+	// A torn frame: a header that promises more than was written.
+	os.MkdirAll(filepath.Join(e.state, "journal"), 0o700)
+	seg := filepath.Join(e.state, "journal", journal.SegmentName(time.Now()))
+	f, err := os.OpenFile(seg, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
+	if err != nil {
+		t.Fatal(err)
 	}
-	vl.WaitCount(t, `_msg:"cmd.call" AND "run.id":="run-conc-flush"`, 8, 20*time.Second)
+	f.Write([]byte("GTJ1E\x40\x00\x00\x00\x00\x00\x00\x00{\"dest\":"))
+	f.Close()
+	for i := 0; i < 5; i++ {
+		run := fmt.Sprintf("run-after-%d", i)
+		if r := e.with("GT_RUN", run).run("", "sh", "-c", "exit 0"); r.code != 0 {
+			t.Fatalf("%+v", r)
+		}
+		finished[run] = true
+	}
+	if r := e.run("", "flush"); r.code != 0 {
+		t.Fatalf("flush: %+v", r)
+	}
+	vl.Flush(t)
+	recs := vl.Query(t, `_msg:"cmd.call"`)
+	got := map[string]int{}
+	for _, r := range recs {
+		got[r["run.id"]]++
+	}
+	for run := range finished {
+		if got[run] != 1 {
+			t.Errorf("finished call %s delivered %d times", run, got[run])
+		}
+	}
+	for run, n := range got {
+		if n != 1 {
+			t.Errorf("%s delivered %d times", run, n)
+		}
+	}
+	if len(got) > started+6 {
+		t.Errorf("%d runs delivered, only %d started", len(got), started+6)
+	}
+	st := shipperStatus(t, e)
+	if st.Torn < 1 {
+		t.Errorf("torn frame not counted: %+v", st)
+	}
+	t.Logf("%d of %d killed calls finished first (a call lives %v); %d torn frame(s) skipped", len(finished)-6, started, life, st.Torn)
 }
 
-// The next ordinary call delivers the spool in the background of its own work.
-func TestNextCallDeliversSpool(t *testing.T) {
+type statusJSON struct {
+	Running bool  `json:"running"`
+	Torn    int64 `json:"torn_frames"`
+	Journal int64 `json:"journal_bytes"`
+}
+
+func shipperStatus(t *testing.T, e *env) statusJSON {
+	t.Helper()
+	r := e.run("", "shipper", "status", "--json")
+	var st statusJSON
+	if r.code != 0 || json.Unmarshal([]byte(r.stdout), &st) != nil {
+		t.Fatalf("shipper status: %+v", r)
+	}
+	return st
+}
+
+// 200 wrapped calls at once: 200 records, no frame torn.
+func TestConcurrentCallsJournalIntact(t *testing.T) {
 	vl := backendtest.StartVL(t)
-	e := newEnv(t).set("GT_OTEL_LOGS_URL", backendtest.RefusedURL(t, "/v1/logs"), "GT_RUN", "run-next")
-	for i := 0; i < 3; i++ {
-		e.run("", "sh", "-c", "true")
+	e := newEnv(t).set("GT_OTEL_LOGS_URL", vl.OTLPURL, "GT_RUN", "run-200")
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, 50) // 200 at once would only measure fork on two cores
+	for i := 0; i < 200; i++ {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			if r := e.run("", "sh", "-c", "exit "+strconv.Itoa(i%3)); r.code != i%3 || r.stderr != "" {
+				t.Errorf("%+v", r)
+			}
+		}(i)
 	}
-	e.set("GT_OTEL_LOGS_URL", vl.OTLPURL)
-	if r := e.run("", "sh", "-c", "sleep 0.2"); r.code != 0 || r.stderr != "" {
-		t.Fatalf("%+v", r)
+	wg.Wait()
+	if r := e.run("", "flush"); r.code != 0 {
+		t.Fatalf("flush: %+v", r)
 	}
-	if n := countSpool(t, e.state, "logs"); n != 0 {
-		t.Fatalf("%d entries left after the next call", n)
+	recs := vl.WaitCount(t, `_msg:"cmd.call" AND "run.id":="run-200"`, 200, 30*time.Second)
+	assertUnique(t, recs)
+	if st := shipperStatus(t, e); st.Torn != 0 {
+		t.Fatalf("torn frames with concurrent writers: %+v", st)
 	}
-	vl.WaitCount(t, `_msg:"cmd.call" AND "run.id":="run-next"`, 4, 20*time.Second)
+}
+
+// 50 parallel calls × 10 rounds with the backend refusing, then up: the
+// counters read exactly 500, and 500 records (the old exporter lost the
+// metrics of 237 of these 500 calls).
+func TestRefusingThenUpExact(t *testing.T) {
+	e, vm, vl, gl, gm := gated(t)
+	e.set("GT_RUN", "run-500")
+	for round := 0; round < 10; round++ {
+		var wg sync.WaitGroup
+		for i := 0; i < 50; i++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				if r := e.run("", "bd", "list"); r.code != 0 || r.stderr != "" {
+					t.Errorf("%+v", r)
+				}
+			}()
+		}
+		wg.Wait()
+	}
+	gl.Pass()
+	gm.Pass()
+	if r := e.run("", "flush", "--timeout", "60s"); r.code != 0 {
+		t.Fatalf("flush: %+v", r)
+	}
+	vm.WaitValue(t, `sum(increase(gastown.bd.calls.total[1h]))`, 500, 30*time.Second)
+	vm.WaitValue(t, `sum(increase(gastown.bd.duration_ms_count[1h]))`, 500, 10*time.Second)
+	vl.WaitCount(t, `_msg:"bd.call" AND "run.id":="run-500"`, 500, 30*time.Second)
 }

@@ -13,25 +13,43 @@ import (
 	"testing"
 )
 
+// gtrunBin is the gtrun under test; gtrun-shipper sits beside it.
 var gtrunBin string
 
+// TestMain uses the binaries in $GTRUN_BIN (a directory holding gtrun and
+// gtrun-shipper: `make test` points it at a plain `go install ./cmd/...`),
+// else builds both with -race.
 func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "gtrun-e2e-")
-	if err != nil {
-		panic(err)
+	dir := os.Getenv("GTRUN_BIN")
+	tmp := ""
+	if dir == "" {
+		var err error
+		if tmp, err = os.MkdirTemp("", "gtrun-e2e-"); err != nil {
+			panic(err)
+		}
+		dir = tmp
+		args := []string{"build", "-o", dir + "/"}
+		if runtime.GOARCH == "amd64" || runtime.GOARCH == "arm64" {
+			args = append(args, "-race")
+		}
+		build := exec.Command("go", append(args, "github.com/gastown/gtrun/cmd/gtrun", "github.com/gastown/gtrun/cmd/gtrun-shipper")...)
+		build.Stdout, build.Stderr = os.Stderr, os.Stderr
+		if err := build.Run(); err != nil {
+			fmt.Fprintln(os.Stderr, "e2e: building gtrun failed:", err)
+			os.Exit(1)
+		}
 	}
 	gtrunBin = filepath.Join(dir, "gtrun")
-	build := exec.Command("go", "build", "-race", "-o", gtrunBin, "github.com/gastown/gtrun/cmd/gtrun")
-	if runtime.GOARCH != "amd64" && runtime.GOARCH != "arm64" {
-		build = exec.Command("go", "build", "-o", gtrunBin, "github.com/gastown/gtrun/cmd/gtrun")
-	}
-	build.Stdout, build.Stderr = os.Stderr, os.Stderr
-	if err := build.Run(); err != nil {
-		fmt.Fprintln(os.Stderr, "e2e: building gtrun failed:", err)
-		os.Exit(1)
+	for _, b := range []string{gtrunBin, filepath.Join(dir, "gtrun-shipper")} {
+		if _, err := os.Stat(b); err != nil {
+			fmt.Fprintf(os.Stderr, "e2e: %s missing (GTRUN_BIN=%q must hold gtrun and gtrun-shipper)\n", b, os.Getenv("GTRUN_BIN"))
+			os.Exit(1)
+		}
 	}
 	code := m.Run()
-	os.RemoveAll(dir)
+	if tmp != "" {
+		os.RemoveAll(tmp)
+	}
 	os.Exit(code)
 }
 
@@ -55,8 +73,21 @@ func newEnv(t testing.TB) *env {
 	e.vars["GTRUN_STATE_DIR"] = e.state
 	e.vars["HOME"] = t.TempDir()
 	e.vars["PATH"] = filepath.Join(repo(t), "testdata", "bd") + ":" + os.Getenv("PATH")
-	e.vars["GT_OTEL_FLUSH_TIMEOUT"] = "15s" // a loaded CI machine must not spool by accident
+	// A -race build sleeps a second at exit by default.
+	e.vars["GORACE"] = "atexit_sleep_ms=0 halt_on_error=1"
+	// The delivery agent a test's calls start is stopped when the test
+	// ends (its state directory goes away with the test).
+	t.Cleanup(func() { e.stopShipper() })
 	return e
+}
+
+// stopShipper stops the delivery agent of e's state directory, if any.
+func (e *env) stopShipper() {
+	cmd := exec.Command(gtrunBin, "shipper", "stop")
+	cmd.Env = e.list()
+	if out, err := cmd.CombinedOutput(); err != nil {
+		e.t.Errorf("gtrun shipper stop: %v: %s", err, out)
+	}
 }
 
 func (e *env) set(kv ...string) *env {

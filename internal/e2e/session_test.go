@@ -35,7 +35,8 @@ func tmuxEnv(t *testing.T, vm *backendtest.VM, vl *backendtest.VL) *env {
 	return e
 }
 
-// waitNoProcessWithEnv waits until no process has kv in its environment.
+// waitNoProcessWithEnv waits until no process but the delivery agent (the
+// test's env stops it) has kv in its environment.
 func waitNoProcessWithEnv(t *testing.T, kv string, within time.Duration) {
 	deadline := time.Now().Add(within)
 	for time.Now().Before(deadline) {
@@ -43,7 +44,8 @@ func waitNoProcessWithEnv(t *testing.T, kv string, within time.Duration) {
 		envs, _ := filepath.Glob("/proc/[0-9]*/environ")
 		for _, p := range envs {
 			b, err := os.ReadFile(p)
-			if err == nil && strings.Contains("\x00"+string(b), "\x00"+kv+"\x00") {
+			exe, _ := os.Readlink(filepath.Join(filepath.Dir(p), "exe"))
+			if err == nil && filepath.Base(exe) != "gtrun-shipper" && strings.Contains("\x00"+string(b), "\x00"+kv+"\x00") {
 				found = true
 				break
 			}
@@ -54,6 +56,21 @@ func waitNoProcessWithEnv(t *testing.T, kv string, within time.Duration) {
 		time.Sleep(50 * time.Millisecond)
 	}
 	t.Errorf("processes with %s still running after %v", kv, within)
+}
+
+// waitFileExists polls for path, failing at the deadline.
+func waitFileExists(t *testing.T, path string, within time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for {
+		if _, err := os.Stat(path); err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s did not appear within %v", path, within)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 }
 
 func (e *env) tmux(args ...string) error {
@@ -78,14 +95,16 @@ func TestSessionStopExactlyOnce(t *testing.T) {
 		{"killserver", "sleep 60", func(n string) { e.tmux("kill-server") }, "129"},
 	}
 	runs := map[string]string{}
+	readyDir := t.TempDir()
 	for _, c := range cases {
-		r := e.run("", "session", "start", c.name, "--role", "witness", "--", "sh", "-c", c.cmd)
+		ready := filepath.Join(readyDir, c.name)
+		r := e.run("", "session", "start", c.name, "--role", "witness", "--", "sh", "-c", ": > "+ready+"; "+c.cmd)
 		if r.code != 0 {
 			t.Fatalf("%s: %+v", c.name, r)
 		}
 		runs[c.name] = strings.TrimSpace(r.stdout)
-		time.Sleep(300 * time.Millisecond)
 		if c.end != nil {
+			waitFileExists(t, ready, 10*time.Second) // the command runs inside the pane
 			c.end(c.name)
 		}
 	}

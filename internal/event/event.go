@@ -3,7 +3,11 @@
 // producer can be tested without a backend.
 package event
 
-import "time"
+import (
+	"encoding/json"
+	"fmt"
+	"time"
+)
 
 // Attr is one attribute of a record. Value is a string, int64, bool or
 // float64; the exporter maps each to the matching typed OTLP value.
@@ -64,4 +68,61 @@ func (r *Record) Set(k string, v any) {
 		}
 	}
 	r.Attrs = append(r.Attrs, Attr{k, v})
+}
+
+// attrJSON is an Attr on the wire (the journal): the key and exactly one
+// typed value, so an int stays an int and a float a float.
+type attrJSON struct {
+	K string   `json:"k"`
+	S *string  `json:"s,omitempty"`
+	I *int64   `json:"i,omitempty"`
+	B *bool    `json:"b,omitempty"`
+	F *float64 `json:"f,omitempty"`
+}
+
+// MarshalJSON writes the attribute with its type.
+func (a Attr) MarshalJSON() ([]byte, error) {
+	j := attrJSON{K: a.Key}
+	switch v := a.Value.(type) {
+	case string:
+		j.S = &v
+	case int64:
+		j.I = &v
+	case int:
+		n := int64(v)
+		j.I = &n
+	case bool:
+		j.B = &v
+	case float64:
+		j.F = &v
+	case nil:
+		s := ""
+		j.S = &s
+	default:
+		s := fmt.Sprint(v)
+		j.S = &s
+	}
+	return json.Marshal(j)
+}
+
+// UnmarshalJSON reads an attribute written by MarshalJSON.
+func (a *Attr) UnmarshalJSON(b []byte) error {
+	var j attrJSON
+	if err := json.Unmarshal(b, &j); err != nil {
+		return err
+	}
+	a.Key = j.K
+	switch {
+	case j.I != nil:
+		a.Value = *j.I
+	case j.B != nil:
+		a.Value = *j.B
+	case j.F != nil:
+		a.Value = *j.F
+	case j.S != nil:
+		a.Value = *j.S
+	default:
+		a.Value = ""
+	}
+	return nil
 }

@@ -8,12 +8,15 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/BurntSushi/toml"
 
 	"github.com/gastown/gtrun/internal/catalog"
 	"github.com/gastown/gtrun/internal/event"
 )
+
+//go:generate go run ./gen
 
 //go:embed default_rules.toml
 var defaultRulesTOML []byte
@@ -43,32 +46,65 @@ type Rule struct {
 	Event   string            `toml:"event"`
 	Attrs   map[string]string `toml:"attrs"` // value expressions, see docs/rules.md
 
-	lines  []*regexp.Regexp
-	unless *regexp.Regexp
-	ev     *catalog.Event
+	ev       *catalog.Event
+	compiled sync.Once
+	lines    []*regexp.Regexp
+	unless   *regexp.Regexp
+}
+
+// compile builds the rule's regexps on first use: a call only pays for the
+// rules of its own command and subcommand. (LoadRules has checked them.)
+func (r *Rule) compile() {
+	r.compiled.Do(func() {
+		for _, l := range r.Lines {
+			r.lines = append(r.lines, regexp.MustCompile(l))
+		}
+		if r.Unless != "" {
+			r.unless = regexp.MustCompile(r.Unless)
+		}
+	})
+}
+
+// readsOutput reports whether the rule needs the call's output (its
+// failure message included).
+func (r *Rule) readsOutput() bool {
+	return len(r.Lines) > 0 || r.JSON || r.Unless != "" || r.On != "ok"
+}
+
+// matchesArgv is the part of a match argv alone decides.
+func (r *Rule) matchesArgv(args, pos []string) bool {
+	if len(pos) < len(r.Args) {
+		return false
+	}
+	for i, w := range r.Args {
+		if pos[i] != w {
+			return false
+		}
+	}
+	return !(r.Flag != "" && !hasFlag(args, r.Flag) || r.NoFlag != "" && hasFlag(args, r.NoFlag))
 }
 
 // RuleSet is an ordered set of rules. Rules are tried in order and every
 // matching rule produces its event.
 type RuleSet struct {
-	rules    []*Rule
-	commands map[string]bool // commands whose output some rule reads
+	rules []*Rule
 }
 
 type ruleFile struct {
 	Rule []*Rule `toml:"rule"`
 }
 
-var defaults = func() *RuleSet {
-	rs, err := LoadRules("default_rules.toml", defaultRulesTOML)
-	if err != nil {
-		panic("gtrun: embedded rules: " + err.Error())
+// DefaultRules returns the built-in rules (default_rules.toml, compiled
+// into default_rules_gen.go so no call parses TOML; TestGeneratedRules
+// keeps the two equal).
+var DefaultRules = sync.OnceValue(func() *RuleSet {
+	rs := &RuleSet{}
+	for _, r := range generatedRules() {
+		r.ev, _ = catalog.Lookup(r.Event)
+		rs.rules = append(rs.rules, r)
 	}
 	return rs
-}()
-
-// DefaultRules returns the embedded default rules.
-func DefaultRules() *RuleSet { return defaults }
+})
 
 // LoadRules parses a rule file. Errors name the file, the line and the rule.
 func LoadRules(name string, data []byte) (*RuleSet, error) {
@@ -85,7 +121,7 @@ func LoadRules(name string, data []byte) (*RuleSet, error) {
 	if und := md.Undecoded(); len(und) > 0 {
 		return nil, fmt.Errorf("%s: unknown key %q", name, und[0].String())
 	}
-	rs := &RuleSet{commands: map[string]bool{}}
+	rs := &RuleSet{}
 	seen := map[string]bool{}
 	for i, r := range f.Rule {
 		line := 0
@@ -127,14 +163,12 @@ func LoadRules(name string, data []byte) (*RuleSet, error) {
 			return nil, fmt.Errorf("%s: stream must be stdout, stderr or any, not %q", where, r.Stream)
 		}
 		for _, l := range r.Lines {
-			re, err := regexp.Compile(l)
-			if err != nil {
+			if _, err := regexp.Compile(l); err != nil {
 				return nil, fmt.Errorf("%s: bad regexp %q: %v", where, l, err)
 			}
-			r.lines = append(r.lines, re)
 		}
 		if r.Unless != "" {
-			if r.unless, err = regexp.Compile(r.Unless); err != nil {
+			if _, err := regexp.Compile(r.Unless); err != nil {
 				return nil, fmt.Errorf("%s: bad unless regexp: %v", where, err)
 			}
 		}
@@ -154,9 +188,6 @@ func LoadRules(name string, data []byte) (*RuleSet, error) {
 			}
 		}
 		rs.rules = append(rs.rules, r)
-		if len(r.lines) > 0 || r.JSON || r.unless != nil || r.On != "ok" {
-			rs.commands[r.Command] = true
-		}
 	}
 	return rs, nil
 }
@@ -176,7 +207,7 @@ func ruleLines(data []byte) []int {
 // Merge returns the rules of rs with user's added; a user rule with the
 // name of a default replaces it in place.
 func (rs *RuleSet) Merge(user *RuleSet) *RuleSet {
-	out := &RuleSet{commands: map[string]bool{}}
+	out := &RuleSet{}
 	byName := map[string]*Rule{}
 	for _, r := range user.rules {
 		byName[r.Name] = r
@@ -195,17 +226,33 @@ func (rs *RuleSet) Merge(user *RuleSet) *RuleSet {
 			out.rules = append(out.rules, r)
 		}
 	}
-	for _, m := range []map[string]bool{rs.commands, user.commands} {
-		for k := range m {
-			out.commands[k] = true
-		}
-	}
 	return out
 }
 
-// WantsOutput reports whether some rule reads command's output (or its
-// failure message), so the wrapper captures only when it must.
-func (rs *RuleSet) WantsOutput(command string) bool { return rs != nil && rs.commands[command] }
+// WantsOutput reports whether some rule reads the output (or the failure
+// message) of this call, decided from argv alone before the child starts.
+// When none does, the child gets the user's terminal itself.
+func (rs *RuleSet) WantsOutput(command string, args []string) bool {
+	if rs == nil {
+		return false
+	}
+	var pos []string
+	for _, r := range rs.rules {
+		if r.Command != command || !r.readsOutput() {
+			continue
+		}
+		if pos == nil {
+			pos = positionals(args)
+		}
+		if r.matchesArgv(args, pos) {
+			return true
+		}
+	}
+	return false
+}
+
+// All returns the rules in order.
+func (rs *RuleSet) All() []*Rule { return rs.rules }
 
 // Rules lists the rule names in order.
 func (rs *RuleSet) Rules() []string {
@@ -309,17 +356,10 @@ func (cc *callCtx) json(stream string) any {
 }
 
 func (r *Rule) apply(cc *callCtx) (event.Record, bool) {
-	if len(cc.pos) < len(r.Args) {
+	if !r.matchesArgv(cc.c.Args, cc.pos) {
 		return event.Record{}, false
 	}
-	for i, w := range r.Args {
-		if cc.pos[i] != w {
-			return event.Record{}, false
-		}
-	}
-	if r.Flag != "" && !hasFlag(cc.c.Args, r.Flag) || r.NoFlag != "" && hasFlag(cc.c.Args, r.NoFlag) {
-		return event.Record{}, false
-	}
+	r.compile()
 	switch {
 	case r.On == "ok" && cc.failed, r.On == "error" && !cc.failed:
 		return event.Record{}, false
@@ -444,12 +484,12 @@ func evalExpr(expr string, cc *callCtx, groups map[string]string, doc any) strin
 	return ""
 }
 
-var dottedChild = regexp.MustCompile(`^(.+)\.\d+$`)
+var dottedChild = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^(.+)\.\d+$`) })
 
 func evalAlt(alt string, cc *callCtx, groups map[string]string, doc any) string {
 	switch {
 	case strings.HasPrefix(alt, "parent:"):
-		if m := dottedChild.FindStringSubmatch(evalAlt(alt[7:], cc, groups, doc)); m != nil {
+		if m := dottedChild().FindStringSubmatch(evalAlt(alt[7:], cc, groups, doc)); m != nil {
 			return m[1]
 		}
 		return ""

@@ -107,7 +107,7 @@ func TestDefaultRules(t *testing.T) {
 			}
 		})
 	}
-	if !rs.WantsOutput("bd") || rs.WantsOutput("ls") {
+	if !rs.WantsOutput("bd", []string{"create", "x"}) || rs.WantsOutput("ls", nil) {
 		t.Fatal("WantsOutput: bd needs capture, ls does not")
 	}
 }
@@ -154,7 +154,7 @@ attrs = { target = "'everyone'" }
 	if len(rs.Rules()) != len(DefaultRules().Rules())+1 {
 		t.Fatalf("merge: %d rules", len(rs.Rules()))
 	}
-	if !rs.WantsOutput("deploy.sh") {
+	if !rs.WantsOutput("deploy.sh", nil) {
 		t.Fatal("user rule output not captured")
 	}
 }
@@ -228,4 +228,23 @@ func FuzzEvents(f *testing.F) {
 		DefaultRules().Events(Call{Command: "bd", Args: strings.Fields(a), ExitCode: code, Stdout: []byte(out), Stderr: []byte(out), Combined: []byte(out)})
 		DefaultRules().Events(Call{Command: "gt", Args: strings.Fields(a), ExitCode: code})
 	})
+}
+
+// Only the calls some rule reads are captured: the others inherit the
+// user's terminal (issue: the terminal is the user's).
+func TestWantsOutputPerSubcommand(t *testing.T) {
+	rs := DefaultRules()
+	for _, c := range []struct {
+		cmd, args string
+		want      bool
+	}{
+		{"bd", "create x", true}, {"bd", "--db /x create y", true}, {"bd", "q x", true},
+		{"bd", "mol wisp f", true}, {"bd", "mol burn m --json", true},
+		{"bd", "list", false}, {"bd", "show gt-abc", false}, {"bd", "", false},
+		{"gt", "sling gt-abc x", true}, {"ls", "-la", false},
+	} {
+		if got := rs.WantsOutput(c.cmd, strings.Fields(c.args)); got != c.want {
+			t.Errorf("%s %s: WantsOutput %v, want %v", c.cmd, c.args, got, c.want)
+		}
+	}
 }

@@ -57,7 +57,9 @@ func (o *TranscriptOptions) agentEvent(ts time.Time, kind, content, native, mode
 		event.String("agent_type", o.AgentType),
 		event.String("event_type", kind),
 		event.String("role", o.Role),
-		event.String("content", TruncateRunes(strings.TrimSpace(content), o.limit())),
+		// Bounded before redaction (a huge tool output costs no more), cut to
+		// the limit after it.
+		event.String("content", TruncateRunes(RedactText(TruncateBytes(strings.TrimSpace(content), 4*o.limit()+1024)), o.limit())),
 		event.String("native_session_id", native),
 		event.Bool("subagent", o.Subagent),
 	}}

@@ -1,0 +1,255 @@
+// Package shipcli holds the commands of gtrun-shipper, the delivery agent:
+// run (the agent itself), flush, status and stop. Flags and wiring only:
+// the agent is internal/shipper, the OTLP side internal/export.
+package shipcli
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strconv"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+	"go.opentelemetry.io/otel"
+
+	"github.com/gastown/gtrun/internal/export"
+	"github.com/gastown/gtrun/internal/journal"
+	"github.com/gastown/gtrun/internal/shipper"
+	"github.com/gastown/gtrun/internal/state"
+)
+
+// Version is set with -ldflags "-X github.com/gastown/gtrun/internal/cli/shipcli.Version=…".
+var Version = "dev"
+
+type exitError struct{ code int }
+
+func (e exitError) Error() string { return "exit " + strconv.Itoa(e.code) }
+
+// Main runs gtrun-shipper with os.Args and returns the exit status.
+func Main() int {
+	root := newRoot(os.Stdout, os.Stderr)
+	root.SetArgs(os.Args[1:])
+	err := root.Execute()
+	var ee exitError
+	switch {
+	case err == nil:
+		return 0
+	case errors.As(err, &ee):
+		return ee.code
+	}
+	fmt.Fprintf(os.Stderr, "gtrun-shipper: %v\n", err)
+	return 2
+}
+
+func newRoot(out, errw io.Writer) *cobra.Command {
+	root := &cobra.Command{
+		Use:           "gtrun-shipper",
+		Short:         "gtrun's delivery agent: ships the per-user journal to the OTLP endpoints",
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		Version:       Version,
+	}
+	root.SetOut(out)
+	root.SetErr(errw)
+	root.CompletionOptions.DisableDefaultCmd = true
+	root.AddCommand(newRunCmd(), newFlushCmd(out, errw), newStatusCmd(out), newStopCmd(out))
+	return root
+}
+
+// paths returns the journal and the agent's directory.
+func paths() (*journal.Journal, string, error) {
+	jd, err := state.Sub("journal")
+	if err != nil {
+		return nil, "", err
+	}
+	sd, err := state.Sub("shipper")
+	if err != nil {
+		return nil, "", err
+	}
+	return journal.Open(jd), sd, nil
+}
+
+// options reads the agent's settings from its environment.
+func options(j *journal.Journal, dir string, logw io.Writer) shipper.Options {
+	o := shipper.Options{Journal: j, Dir: dir, Exporter: export.NewClient(Version), Log: logw}
+	dur := func(k string, dst *time.Duration) {
+		if v := os.Getenv(k); v != "" {
+			if d, err := time.ParseDuration(v); err == nil && d > 0 {
+				*dst = d
+			} else {
+				fmt.Fprintf(logw, "%s=%q ignored: want a duration like 10s\n", k, v)
+			}
+		}
+	}
+	dur("GT_OTEL_METRIC_INTERVAL", &o.Interval)
+	dur("GT_SHIPPER_IDLE", &o.Idle)
+	if v := os.Getenv("GT_JOURNAL_MAX_BYTES"); v != "" {
+		if n, err := strconv.ParseInt(v, 10, 64); err == nil && n > 0 {
+			o.MaxBytes = n
+		} else {
+			fmt.Fprintf(logw, "GT_JOURNAL_MAX_BYTES=%q ignored: want a positive byte count\n", v)
+		}
+	}
+	return o
+}
+
+// openLog opens the agent's log (rotated past 1 MiB). Nothing of the SDK or
+// of Go's log package ever reaches a terminal: both write here.
+func openLog(dir string) io.Writer {
+	p := filepath.Join(dir, "log")
+	if fi, err := os.Stat(p); err == nil && fi.Size() > 1<<20 {
+		os.Rename(p, p+".1")
+	}
+	f, err := os.OpenFile(p, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
+	if err != nil {
+		return io.Discard
+	}
+	log.SetOutput(f)
+	otel.SetErrorHandler(otel.ErrorHandlerFunc(func(err error) { fmt.Fprintf(f, "%s otel: %v\n", time.Now().Format(time.RFC3339), err) }))
+	return f
+}
+
+func newRunCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "run",
+		Short: "Be the agent: follow the journal until idle (started by gtrun; exits if one runs already)",
+		Args:  cobra.NoArgs,
+		RunE: func(c *cobra.Command, _ []string) error {
+			j, dir, err := paths()
+			if err != nil {
+				return err
+			}
+			logw := openLog(dir)
+			ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP)
+			defer stop()
+			err = shipper.New(options(j, dir, logw)).Run(ctx)
+			if errors.Is(err, shipper.ErrRunning) {
+				return nil
+			}
+			return err
+		},
+	}
+}
+
+func newFlushCmd(out, errw io.Writer) *cobra.Command {
+	var timeout time.Duration
+	cmd := &cobra.Command{
+		Use:   "flush [--timeout D]",
+		Short: "Deliver everything the journal holds now and wait (works with or without a running agent)",
+		Args:  cobra.NoArgs,
+		RunE: func(c *cobra.Command, _ []string) error {
+			j, dir, err := paths()
+			if err != nil {
+				return err
+			}
+			rep, asked, err := shipper.Ask(dir, shipper.Request{Op: "flush"}, timeout)
+			if err != nil {
+				return err
+			}
+			if !asked {
+				// No agent: be one, for this drain only.
+				o := options(j, dir, openLog(dir))
+				o.Drain, o.DrainTimeout = true, timeout
+				s := shipper.New(o)
+				err := s.Run(context.Background())
+				if errors.Is(err, shipper.ErrRunning) { // one started meanwhile
+					rep, _, err = shipper.Ask(dir, shipper.Request{Op: "flush"}, timeout)
+				} else {
+					rep = s.Report()
+				}
+				if err != nil {
+					return err
+				}
+			}
+			for _, e := range rep.Endpoints {
+				line := fmt.Sprintf("%s %s: delivered", e.Kind, e.URL)
+				if e.Pending {
+					line = fmt.Sprintf("%s %s: NOT delivered", e.Kind, e.URL)
+					if e.LastErr != "" {
+						line += " (" + e.LastErr + ")"
+					}
+				}
+				if e.Dropped > 0 {
+					line += fmt.Sprintf(", %d dropped", e.Dropped)
+				}
+				fmt.Fprintln(out, line)
+			}
+			if !rep.OK {
+				fmt.Fprintln(errw, "gtrun: flush: some telemetry is still waiting in the journal")
+				return exitError{1}
+			}
+			return nil
+		},
+	}
+	cmd.Flags().DurationVar(&timeout, "timeout", 30*time.Second, "give up after this long")
+	return cmd
+}
+
+func newStatusCmd(out io.Writer) *cobra.Command {
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:   "status [--json]",
+		Short: "Show the agent: running or not, backlog, last delivery and last error per endpoint, journal size",
+		Args:  cobra.NoArgs,
+		RunE: func(c *cobra.Command, _ []string) error {
+			j, dir, err := paths()
+			if err != nil {
+				return err
+			}
+			st, err := shipper.ReadStatus(dir, j)
+			if err != nil {
+				return err
+			}
+			if asJSON {
+				enc := json.NewEncoder(out)
+				enc.SetIndent("", "  ")
+				return enc.Encode(st)
+			}
+			shipper.RenderStatus(out, st, time.Now())
+			return nil
+		},
+	}
+	cmd.Flags().BoolVar(&asJSON, "json", false, "JSON for scripts")
+	return cmd
+}
+
+func newStopCmd(out io.Writer) *cobra.Command {
+	var timeout time.Duration
+	cmd := &cobra.Command{
+		Use:   "stop",
+		Short: "Ask the running agent to deliver what it can and exit",
+		Args:  cobra.NoArgs,
+		RunE: func(c *cobra.Command, _ []string) error {
+			_, dir, err := paths()
+			if err != nil {
+				return err
+			}
+			pid := shipper.Running(dir)
+			if pid == 0 {
+				fmt.Fprintln(out, "gtrun-shipper: not running")
+				return nil
+			}
+			if pid > 0 {
+				syscall.Kill(pid, syscall.SIGTERM)
+			}
+			deadline := time.Now().Add(timeout)
+			for shipper.Running(dir) != 0 {
+				if time.Now().After(deadline) {
+					return fmt.Errorf("agent %d still running after %v", pid, timeout)
+				}
+				time.Sleep(20 * time.Millisecond)
+			}
+			return nil
+		},
+	}
+	cmd.Flags().DurationVar(&timeout, "timeout", 10*time.Second, "how long to wait for it to exit")
+	return cmd
+}

@@ -1,0 +1,164 @@
+package export
+
+import (
+	"context"
+	"encoding/hex"
+	"fmt"
+	"strings"
+	"time"
+
+	"go.opentelemetry.io/otel/attribute"
+	otellog "go.opentelemetry.io/otel/log"
+	sdklog "go.opentelemetry.io/otel/sdk/log"
+	"go.opentelemetry.io/otel/sdk/resource"
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/gastown/gtrun/internal/event"
+	"github.com/gastown/gtrun/internal/journal"
+)
+
+// logState builds SDK log records: one LoggerProvider per distinct
+// resource (the SDK binds a record's resource to its provider), whose
+// processor only collects the records for one Export call.
+type logState struct {
+	providers map[string]otellog.Logger
+	collected []sdklog.Record
+}
+
+type collector struct{ c *Client }
+
+func (collector) Enabled(context.Context, sdklog.EnabledParameters) bool { return true }
+func (collector) Shutdown(context.Context) error                         { return nil }
+func (collector) ForceFlush(context.Context) error                       { return nil }
+func (p collector) OnEmit(_ context.Context, r *sdklog.Record) error {
+	p.c.logState.collected = append(p.c.logState.collected, r.Clone()) // under c.mu (see records)
+	return nil
+}
+
+// logResource is the resource of an entry's logs and spans: gtrun's own
+// attributes plus the caller's, without the run id and work context — as
+// resource attributes they would make a VictoriaLogs stream per run; they
+// are on every record instead.
+func (c *Client) logResource(e *journal.Entry) (*resource.Resource, string) {
+	kvs := c.baseAttrs(e.Version)
+	var key strings.Builder
+	key.WriteString(e.Version)
+	for _, kv := range e.Resource {
+		if kv[0] == "service.name" || kv[0] == "service.version" || kv[0] == "gt.run_id" || strings.HasPrefix(kv[0], "gt.work_") {
+			continue
+		}
+		kvs = append(kvs, attribute.String(kv[0], kv[1]))
+		key.WriteString("\x00" + kv[0] + "=" + kv[1])
+	}
+	return resource.NewSchemaless(kvs...), key.String()
+}
+
+// records turns the selected records of entries into SDK log records.
+func (c *Client) records(entries []*journal.Entry, idx [][]int) []sdklog.Record {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.logState.providers == nil || len(c.logState.providers) > 1000 {
+		c.logState.providers = map[string]otellog.Logger{}
+	}
+	c.logState.collected = nil
+	for i, e := range entries {
+		res, key := c.logResource(e)
+		lg := c.logState.providers[key]
+		if lg == nil {
+			lg = sdklog.NewLoggerProvider(sdklog.WithResource(res), sdklog.WithProcessor(collector{c})).Logger("gtrun")
+			c.logState.providers[key] = lg
+		}
+		for _, j := range idx[i] {
+			r := e.Records[j]
+			lg.Emit(spanContext(r.TraceID, r.SpanID), logRecord(e, r))
+		}
+	}
+	out := c.logState.collected
+	c.logState.collected = nil
+	return out
+}
+
+// Logs exports the selected records (idx[i] indexes entries[i].Records).
+func (c *Client) Logs(ctx context.Context, url string, headers map[string]string, entries []*journal.Entry, idx [][]int) error {
+	le, err := c.logExporter(url, headers)
+	if err != nil {
+		return err
+	}
+	return wrapErr(le.exp.Export(ctx, c.records(entries, idx)), le.st)
+}
+
+func spanContext(tid, sid string) context.Context {
+	ctx := context.Background()
+	var t trace.TraceID
+	var s trace.SpanID
+	if b, err := hex.DecodeString(tid); err == nil && len(b) == 16 {
+		copy(t[:], b)
+	}
+	if b, err := hex.DecodeString(sid); err == nil && len(b) == 8 {
+		copy(s[:], b)
+	}
+	sc := trace.NewSpanContext(trace.SpanContextConfig{TraceID: t, SpanID: s, TraceFlags: trace.FlagsSampled})
+	if !sc.IsValid() {
+		return ctx
+	}
+	return trace.ContextWithSpanContext(ctx, sc)
+}
+
+// logRecord is one catalog event as an OTLP log record (SPEC §2): body and
+// event name are the event, run.id, status, error and the work context on
+// every record, typed attributes.
+func logRecord(e *journal.Entry, r journal.Record) otellog.Record {
+	var lr otellog.Record
+	lr.SetTimestamp(time.Unix(0, r.Time))
+	lr.SetObservedTimestamp(time.Unix(0, e.Written))
+	lr.SetEventName(r.Name)
+	lr.SetBody(attribute.StringValue(r.Name))
+	if r.Err != "" {
+		lr.SetSeverity(otellog.SeverityError)
+		lr.SetSeverityText("ERROR")
+	} else {
+		lr.SetSeverity(otellog.SeverityInfo)
+		lr.SetSeverityText("INFO")
+	}
+	status := "ok"
+	if r.Err != "" {
+		status = "error"
+	}
+	kvs := make([]attribute.KeyValue, 0, len(r.Attrs)+3+len(e.Work))
+	kvs = append(kvs, attribute.String("run.id", e.RunID), attribute.String("status", status), attribute.String("error", r.Err))
+	have := map[string]bool{}
+	for _, a := range r.Attrs {
+		have[a.Key] = true
+	}
+	for _, w := range e.Work {
+		if !have[w[0]] {
+			kvs = append(kvs, attribute.String(w[0], w[1]))
+		}
+	}
+	for _, a := range r.Attrs {
+		if a.Key == "run.id" || a.Key == "status" || a.Key == "error" {
+			continue
+		}
+		kvs = append(kvs, attrKV(a))
+	}
+	lr.AddAttributes(kvs...)
+	return lr
+}
+
+func attrKV(a event.Attr) attribute.KeyValue {
+	switch v := a.Value.(type) {
+	case string:
+		return attribute.String(a.Key, v)
+	case int64:
+		return attribute.Int64(a.Key, v)
+	case int:
+		return attribute.Int64(a.Key, int64(v))
+	case bool:
+		return attribute.Bool(a.Key, v)
+	case float64:
+		return attribute.Float64(a.Key, v)
+	case nil:
+		return attribute.String(a.Key, "")
+	}
+	return attribute.String(a.Key, fmt.Sprint(a.Value))
+}

@@ -1,0 +1,135 @@
+package shipper
+
+import (
+	"github.com/gastown/gtrun/internal/journal"
+)
+
+// read advances follower f over the journal: new frames become marks, and
+// the entries addressed to f become batch items or meter increments.
+func (s *Shipper) read(f *follower, segs []journal.Segment) {
+	budget := readChunk
+	for _, sg := range segs {
+		st := f.seg(sg.Name)
+		for !st.sealed && st.read < sg.Size && budget > 0 && !f.full() {
+			c, err := s.o.Journal.ReadSegment(sg.Name, st.read, min(budget, readChunk))
+			if err != nil {
+				break // removed meanwhile, or unreadable: next pass
+			}
+			if f == s.scan {
+				s.torn += int64(c.Torn)
+				if c.Torn > 0 {
+					s.logf("journal %s: skipped %d torn frame(s)", sg.Name, c.Torn)
+					s.dirty = true
+				}
+			}
+			stopped := false
+			for _, fr := range c.Frames {
+				s.take(f, st, fr)
+				budget -= len(fr.Payload)
+				st.read = fr.End
+				if f.full() || budget <= 0 {
+					stopped = true
+					break
+				}
+			}
+			if !stopped {
+				st.read = c.Next
+				st.sealed = c.Sealed
+			}
+			if c.Next == st.read && len(c.Frames) == 0 && !c.Sealed && c.Torn == 0 {
+				break // an incomplete frame: still being written
+			}
+		}
+		if st.commitReady() {
+			s.dirty = true
+		}
+	}
+}
+
+// take handles one frame for follower f.
+func (s *Shipper) take(f *follower, st *segState, fr journal.Frame) {
+	mk := &mark{seg: fr.Seg, end: fr.End}
+	st.marks = append(st.marks, mk)
+	e := s.decode(fr)
+	if e == nil {
+		if f == s.scan {
+			s.scanned.Add(1)
+		}
+		return
+	}
+	if f == s.scan {
+		defer s.scanned.Add(1)
+		s.discover(e)
+		s.lastData = s.o.Clock()
+		s.exiting, s.finalDone = false, false
+		return
+	}
+	if !f.wants(e) {
+		return
+	}
+	switch f.kind {
+	case KindLogs:
+		for i := range e.Records {
+			f.batch = append(f.batch, item{entry: e, index: i, mark: mk})
+		}
+		mk.left = len(e.Records)
+	case KindTraces:
+		for i := range e.Spans {
+			f.batch = append(f.batch, item{entry: e, index: i, mark: mk})
+		}
+		mk.left = len(e.Spans)
+	case KindMetrics:
+		now := s.o.Clock()
+		for _, r := range e.Records {
+			mk.left += f.meter.add(r.Event(), now, mk)
+		}
+	}
+}
+
+// decode parses a frame once per pass for all followers.
+func (s *Shipper) decode(fr journal.Frame) *journal.Entry {
+	k := frameKey{fr.Seg, fr.Off}
+	if e, ok := s.decoded[k]; ok {
+		return e
+	}
+	e, err := journal.Decode(fr.Payload)
+	if err != nil {
+		s.logf("journal %s@%d: undecodable entry skipped: %v", fr.Seg, fr.Off, err)
+		e = nil
+	}
+	if s.decoded != nil {
+		s.decoded[k] = e
+	}
+	return e
+}
+
+// discover makes sure every endpoint an entry names has its follower.
+func (s *Shipper) discover(e *journal.Entry) {
+	s.lastDest = e.Dest
+	if e.RunID != "" {
+		s.lastRun = e.RunID
+	}
+	for _, kv := range [][2]string{{KindLogs, e.Dest.Logs}, {KindMetrics, e.Dest.Metrics}, {KindTraces, e.Dest.Traces}} {
+		if kv[1] != "" {
+			s.follower(kv[0], kv[1], e.Dest.Headers)
+		}
+	}
+}
+
+// follower returns (creating it) the follower of one endpoint. A new one
+// starts at the beginning of every segment there is: nothing in them was
+// delivered to its endpoint yet.
+func (s *Shipper) follower(kind, url string, headers map[string]string) *follower {
+	k := followerKey(kind, url, headers)
+	if f := s.followers[k]; f != nil {
+		return f
+	}
+	f := &follower{kind: kind, url: url, headers: headers, key: k, segs: map[string]*segState{}}
+	if kind == KindMetrics {
+		f.meter = newMeter(s.o.Interval, s.o.Horizon, timeZero)
+	}
+	s.followers[k] = f
+	s.order = append(s.order, k)
+	s.dirty = true
+	return f
+}
