@@ -12,13 +12,16 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/gastown/gtrun/internal/event"
+	"github.com/gastown/gtrun/internal/runenv"
 	"github.com/gastown/gtrun/internal/state"
+	"github.com/gastown/gtrun/internal/transcripts"
 )
 
 func init() { extraCommands = append(extraCommands, newAgentCmd) }
 
 type agentOptions struct {
 	agentType, role, rig, session string
+	noNative                      bool
 }
 
 func newAgentCmd(ios IOStreams) *cobra.Command {
@@ -36,6 +39,7 @@ func newAgentCmd(ios IOStreams) *cobra.Command {
 	f.StringVar(&o.role, "role", "", "role (default $GT_ROLE)")
 	f.StringVar(&o.rig, "rig", "", "rig (default $GT_RIG)")
 	f.StringVar(&o.session, "session", "", "session (default $GT_SESSION)")
+	f.BoolVar(&o.noNative, "no-native-telemetry", false, "do not opt the agent's own OpenTelemetry in")
 	f.SetInterspersed(false)
 	return cmd
 }
@@ -49,6 +53,28 @@ func guessAgentType(argv0 string) string {
 		return "claudecode"
 	}
 	return b
+}
+
+// knownAgent returns the agent type of a command gtrun knows ("" else).
+func knownAgent(argv0 string) string {
+	switch t := guessAgentType(argv0); t {
+	case "claudecode", "codex":
+		return t
+	}
+	return ""
+}
+
+// nativeTelemetry is the agent's own OpenTelemetry, opted in and pointed at
+// gtrun's backends (never over the user's own settings).
+func nativeTelemetry(t *telemetry, agentType string, argv []string) runenv.Native {
+	config := ""
+	if agentType == "codex" {
+		home, _ := os.UserHomeDir()
+		b, _ := os.ReadFile(filepath.Join(transcripts.CodexHome(t.env.Get, home), "config.toml"))
+		config = string(b)
+	}
+	d := t.x.Config().Dest
+	return runenv.NativeTelemetry(t.env, agentType, argv, d.Logs, d.Metrics, config)
 }
 
 // gitInfo returns the branch and commit of dir; empty outside git.
@@ -106,7 +132,13 @@ func runAgent(ctx context.Context, ios IOStreams, o *agentOptions, argv []string
 	if envBool(t.env, "GT_LOG_AGENT_OUTPUT") && t.x.Config().Dest.Logs != "" {
 		logger = startAgentLog(ios, o, cwd, start, t.runID)
 	}
-	code := runWrapped(ctx, ios, &runOptions{argv: argv, runID: t.runID, extraEnv: []string{"GT_SESSION=" + o.session}})
+	env := []string{"GT_SESSION=" + o.session}
+	if !o.noNative {
+		n := nativeTelemetry(t, o.agentType, argv)
+		argv = append(append([]string{argv[0]}, n.Args...), argv[1:]...)
+		env = append(env, n.Env...)
+	}
+	code := runWrapped(ctx, ios, &runOptions{argv: argv, runID: t.runID, extraEnv: env})
 	if logger != nil {
 		// Final drain: agent-log reads what is left, flushes held usage and
 		// commits on SIGTERM.

@@ -2,8 +2,8 @@ package cli
 
 import (
 	"fmt"
-	"os"
 	"sort"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -11,23 +11,35 @@ import (
 )
 
 func newEnvCmd(ios IOStreams) *cobra.Command {
-	return &cobra.Command{
-		Use:   "env [-- CMD]",
-		Short: "Print the environment gtrun would give a child",
-		RunE: func(*cobra.Command, []string) error {
-			e := runenv.New(os.Environ())
-			id, _ := runenv.RunID(e)
-			env, warn := runenv.Child(e, id)
+	var noNative bool
+	cmd := &cobra.Command{
+		Use:   "env [--no-native-telemetry] [-- CMD]",
+		Short: "Print the environment gtrun would give a child (for a known agent, with its native telemetry)",
+		RunE: func(_ *cobra.Command, args []string) error {
+			t := newTelemetry(ios, "")
+			env, warn := runenv.Child(t.env, t.runID)
 			if warn != "" {
 				fmt.Fprintf(ios.Err, "gtrun: warning: %s\n", warn)
+			}
+			var extra []string
+			if len(args) > 0 && !noNative {
+				if at := knownAgent(args[0]); at != "" {
+					n := nativeTelemetry(t, at, args)
+					env, extra = append(env, n.Env...), n.Args
+				}
 			}
 			sort.Strings(env)
 			for _, kv := range env {
 				fmt.Fprintln(ios.Out, kv)
 			}
+			if len(extra) > 0 {
+				fmt.Fprintf(ios.Out, "# and these arguments after %s: %s\n", args[0], strings.Join(extra, " "))
+			}
 			return nil
 		},
 	}
+	cmd.Flags().BoolVar(&noNative, "no-native-telemetry", false, "leave a known agent's own telemetry alone")
+	return cmd
 }
 
 // newFlushCmd and newShipperCmd forward to gtrun-shipper, the delivery

@@ -114,6 +114,7 @@ func newSessionCmd(ios IOStreams) *cobra.Command {
 
 	var role, cwd string
 	var envs []string
+	var noNative bool
 	start := &cobra.Command{
 		Use:   "start NAME [--role R] [--cwd DIR] [--env K=V]... -- CMD...",
 		Short: "Create a detached tmux session running CMD under gtrun; session.start now, session.stop exactly once at its end",
@@ -149,6 +150,11 @@ func newSessionCmd(ios IOStreams) *cobra.Command {
 				env = append(env, "GT_ROLE="+role)
 			}
 			env = append(env, envs...)
+			if at := knownAgent(argv[0]); at != "" && !noNative {
+				n := nativeTelemetry(t, at, argv)
+				argv = append(append([]string{argv[0]}, n.Args...), argv[1:]...)
+				env = append(env, n.Env...)
+			}
 			rec := event.Record{Name: "session.start", Time: si.Start, Attrs: []event.Attr{
 				event.String("session_id", name), event.String("role", role)}}
 			if d, err := sessionDir(); err == nil {
@@ -172,6 +178,7 @@ func newSessionCmd(ios IOStreams) *cobra.Command {
 	start.Flags().StringVar(&role, "role", "", "role (default $GT_ROLE)")
 	start.Flags().StringVar(&cwd, "cwd", "", "working directory of the session")
 	start.Flags().StringArrayVar(&envs, "env", nil, "K=V set inside the session (repeatable)")
+	start.Flags().BoolVar(&noNative, "no-native-telemetry", false, "do not opt a known agent's own OpenTelemetry in")
 
 	var wait time.Duration
 	stop := &cobra.Command{
