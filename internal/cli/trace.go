@@ -37,6 +37,10 @@ func (o *viewOptions) base() (string, error) {
 		u = e.Get("OTEL_EXPORTER_OTLP_LOGS_ENDPOINT")
 	}
 	if u == "" {
+		if c := e.Get("OTEL_EXPORTER_OTLP_ENDPOINT"); c != "" {
+			// A collector takes the records; it cannot be queried.
+			return "", fmt.Errorf("records go through the collector at %s, which cannot be queried: pass --logs-query-url http://VICTORIALOGS:9428", c)
+		}
 		return "", fmt.Errorf("no logs backend: set GT_OTEL_LOGS_URL or pass --logs-query-url http://HOST:9428")
 	}
 	return logsq.BaseFromOTLP(u)

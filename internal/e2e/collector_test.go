@@ -177,4 +177,12 @@ func TestCollectorNestedTrace(t *testing.T) {
 	vl.WaitCount(t, `"run.id":="`+run+`" AND (_msg:"bd.call" OR _msg:"cmd.call")`, 3, 30*time.Second)
 	vm.WaitValue(t, `sum(increase(gastown.bd.calls.total[1h]))`, 2, 30*time.Second)
 	vm.WaitValue(t, `sum(increase(gastown.cmd.calls.total[1h]))`, 1, 10*time.Second)
+
+	// gtrun trace reads the run back from VictoriaLogs, not the collector.
+	if r := e.run("", "trace", run); r.code != 1 || !strings.Contains(r.stderr, "pass --logs-query-url") {
+		t.Fatalf("trace with only the collector known: %+v", r)
+	}
+	if r := e.run("", "trace", run, "--logs-query-url", vl.URL, "--width", "120"); r.code != 0 || strings.Count(r.stdout, "bd.call") != 2 || !strings.Contains(r.stdout, "trace "+traceHex) {
+		t.Fatalf("trace through the collector: %+v", r)
+	}
 }

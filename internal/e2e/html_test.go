@@ -381,6 +381,16 @@ func TestHTMLFailingRun(t *testing.T) {
 		t.Fatalf("%v: %s", err, out)
 	}
 	file := filepath.Join(dir, "gtrun-trace-"+run+".html")
+	// `--html FILE.html` without a run: the last run, into FILE.html.
+	cmd = exec.Command(gtrunBin, "trace", "--html", "named.html")
+	cmd.Dir, cmd.Env = dir, e.list()
+	if out, err := cmd.CombinedOutput(); err != nil || !strings.Contains(string(out), "wrote named.html (4 events)") {
+		t.Fatalf("%v: %s", err, out)
+	}
+	a, _ := os.ReadFile(file)
+	if n, _ := os.ReadFile(filepath.Join(dir, "named.html")); len(a) == 0 || !bytes.Equal(a, n) {
+		t.Fatal("--html named.html differs from the default file")
+	}
 	b := browse(t, "file://"+file, 0, "", 0, 0)
 	recs := checkPage(t, b, vlRecs)
 	for _, r := range recs {
