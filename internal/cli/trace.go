@@ -204,6 +204,15 @@ func serveTrace(ctx context.Context, ios IOStreams, base, id, addr string) error
 	l := &runview.Live{ID: id, Every: 2 * time.Second, Fetch: func(ctx context.Context) ([]map[string]string, error) {
 		return logsq.Run(ctx, base, id)
 	}}
+	// An unreachable backend fails now, as without --serve; a run with no
+	// records yet is served (and followed).
+	rctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+	err = l.Refresh(rctx)
+	cancel()
+	if err != nil {
+		ln.Close()
+		return exitf(1, "trace: %v", err)
+	}
 	fmt.Fprintf(ios.Out, "serving run %s at http://%s/  (Ctrl-C stops)\n", id, ln.Addr())
 	if err := l.Serve(ctx, ln); err != nil {
 		return exitf(1, "trace: %v", err)

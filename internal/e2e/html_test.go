@@ -419,6 +419,10 @@ func TestHTMLServeFollows(t *testing.T) {
 	if r := e.run("", "trace", run, "--serve", "--addr", "0.0.0.0:0"); r.code != 2 || !strings.Contains(r.stderr, "loopback") {
 		t.Fatalf("a non-loopback --addr: %+v", r)
 	}
+	down := newEnv(t).set("GT_OTEL_LOGS_URL", backendtest.RefusedURL(t, "/insert/opentelemetry/v1/logs"))
+	if r := down.run("", "trace", run, "--serve"); r.code != 1 || !strings.Contains(r.stderr, "cannot reach VictoriaLogs") {
+		t.Fatalf("--serve with VictoriaLogs down: %+v", r)
+	}
 	cmd := exec.Command(gtrunBin, "trace", run, "--serve")
 	cmd.Env = e.list()
 	out := &syncBuffer{}

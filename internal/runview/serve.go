@@ -148,12 +148,18 @@ func CheckLoopback(addr string) error {
 	return nil
 }
 
-// Serve loads the run once, then serves it on ln and follows it until ctx
-// ends. A failing first load is served too (the page says so) and retried.
+// Serve serves the run on ln and follows it until ctx ends; it loads the
+// run first unless Refresh already did. A failing load is served too (the
+// page says so) and retried.
 func (l *Live) Serve(ctx context.Context, ln net.Listener) error {
-	rctx, cancel := context.WithTimeout(ctx, 15*time.Second)
-	l.Refresh(rctx)
-	cancel()
+	l.mu.Lock()
+	loaded := l.loaded
+	l.mu.Unlock()
+	if !loaded {
+		rctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+		l.Refresh(rctx)
+		cancel()
+	}
 	srv := &http.Server{Handler: l.Handler(), ReadHeaderTimeout: 10 * time.Second}
 	ctx, stop := context.WithCancel(ctx)
 	defer stop()
