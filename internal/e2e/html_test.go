@@ -315,11 +315,24 @@ func TestHTMLDemoRun(t *testing.T) {
 		}
 	}
 
-	// The screenshot: docs/run.png comes from here (GTRUN_UPDATE_DOCS=1).
+	// #KEY opens a record's attributes: the failed bd close here.
+	m := regexp.MustCompile(`<div class="node" data-key="([^"]+)"[^>]*>\s*<div class="row k-bd error"`).FindStringSubmatch(b.DOM)
+	if m == nil {
+		t.Fatal("no failed bd.call node")
+	}
+	linked := "file://" + file + "#" + m[1]
+	lb := browse(t, linked, 0, "", 0, 0)
+	open := regexp.MustCompile(`data-key="` + regexp.QuoteMeta(m[1]) + `"[^>]*>\s*<div class="row k-bd error open"[^>]*>.*?</div>\s*<div class="attrs">(.*?)</div>`).FindStringSubmatch(lb.DOM)
+	if len(lb.Console) > 0 || open == nil || !strings.Contains(open[1], "<th>error</th><td>Error: resolving ID gt-nope") {
+		t.Fatalf("the linked record's attributes are not open: %v %v", lb.Console, open)
+	}
+
+	// The screenshot, with that record open: docs/run.png comes from here
+	// (GTRUN_UPDATE_DOCS=1).
 	shot := filepath.Join(dir, "run.png")
 	rows := strings.Count(b.DOM, `<div class="row `)
-	w, h := 1400, 250+25*rows
-	browse(t, "file://"+file, 0, shot, w, h)
+	w, h := 1400, 275+25*rows+19*strings.Count(open[1], "<tr>")
+	browse(t, linked, 0, shot, w, h)
 	checkScreenshot(t, shot, w, h)
 	if os.Getenv("GTRUN_UPDATE_DOCS") == "1" {
 		png, _ := os.ReadFile(shot)

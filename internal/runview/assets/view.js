@@ -4,6 +4,7 @@
 (function () {
   "use strict";
   var root = document.getElementById("run");
+  var checking = false; // the self-check's clicks leave the address alone
 
   function attrsOf(node) {
     for (var c = node.firstElementChild; c; c = c.nextElementSibling) {
@@ -21,6 +22,22 @@
     }
     attrs.hidden = !attrs.hidden;
     row.classList.toggle("open", !attrs.hidden);
+    // The address names the open record, to link to it.
+    if (!attrs.hidden && !checking && history.replaceState) {
+      try { history.replaceState(null, "", "#" + encodeURIComponent(node.dataset.key)); } catch (e) { /* file: in some browsers */ }
+    }
+  }
+
+  // #KEY in the address opens that record's attributes.
+  function openFromHash() {
+    var key = decodeURIComponent(location.hash.slice(1));
+    if (!key) return;
+    var node = root.querySelector('.node[data-key="' + CSS.escape(key) + '"]');
+    var attrs = node && attrsOf(node);
+    if (!attrs) return;
+    attrs.hidden = false;
+    node.firstElementChild.classList.add("open");
+    node.scrollIntoView({ block: "nearest" });
   }
 
   root.addEventListener("click", function (ev) {
@@ -83,10 +100,12 @@
       if (first) {
         var a = attrsOf(first.parentNode);
         var was = a.hidden;
+        checking = true;
         first.dispatchEvent(new MouseEvent("click", { bubbles: true }));
         if (a.hidden === was) problems.push("click does not toggle the attributes");
         first.dispatchEvent(new MouseEvent("click", { bubbles: true }));
         if (a.hidden !== was) problems.push("second click does not toggle back");
+        checking = false;
       }
     }
     var result = problems.length ? "fail: " + problems.join("; ") : "ok";
@@ -134,5 +153,6 @@
   }
 
   selfCheck();
+  openFromHash();
   if (root.dataset.live) live(root.dataset.live, Number(root.dataset.liveEvery) || 2000);
 })();
