@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
-# Build the pinned backend servers into .bin/ (once; gitignored).
+# Build the pinned backend servers, and the test OpenTelemetry Collector,
+# into .bin/ (once; gitignored).
 #   scripts/backends.sh ensure   build whichever is missing
 set -euo pipefail
 cd "$(dirname "$0")/.."
 VM_VERSION=v1.151.0
 VL_VERSION=v1.52.1
 JAEGER_VERSION=v1.76.0
+# The collector's modules are pinned in scripts/otelcol/go.mod (all at one
+# release: v0.165.0 / v1.71.0), its own module so they never enter gtrun's.
 mkdir -p .bin
 build() { # name module
   if [ -x ".bin/$1" ]; then return; fi
@@ -25,6 +28,11 @@ case "${1:-ensure}" in
       [ -n "$dir" ] || { echo "backends: jaeger download failed" >&2; exit 1; }
       (cd "$dir" && GOFLAGS=-mod=mod go build -o "$OLDPWD/.bin/jaeger" ./cmd/all-in-one)
       [ -x .bin/jaeger ] || { echo "backends: jaeger was not built" >&2; exit 1; }
+    fi
+    if [ ! -x .bin/otelcol ]; then
+      echo "backends: building the OpenTelemetry Collector from scripts/otelcol (once, ~3-6 min)"
+      (cd scripts/otelcol && GOEXPERIMENT= GOFLAGS=-mod=readonly go build -trimpath -o "$OLDPWD/.bin/otelcol" .)
+      [ -x .bin/otelcol ] || { echo "backends: otelcol was not built" >&2; exit 1; }
     fi
     ;;
   *) echo "usage: $0 ensure" >&2; exit 2 ;;

@@ -1,9 +1,14 @@
 package cli
 
 import (
+	"bytes"
 	"context"
 	"fmt"
+	"net"
 	"os"
+	"os/signal"
+	"strings"
+	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -32,6 +37,10 @@ func (o *viewOptions) base() (string, error) {
 		u = e.Get("OTEL_EXPORTER_OTLP_LOGS_ENDPOINT")
 	}
 	if u == "" {
+		if c := e.Get("OTEL_EXPORTER_OTLP_ENDPOINT"); c != "" {
+			// A collector takes the records; it cannot be queried.
+			return "", fmt.Errorf("records go through the collector at %s, which cannot be queried: pass --logs-query-url http://VICTORIALOGS:9428", c)
+		}
 		return "", fmt.Errorf("no logs backend: set GT_OTEL_LOGS_URL or pass --logs-query-url http://HOST:9428")
 	}
 	return logsq.BaseFromOTLP(u)
@@ -61,12 +70,45 @@ func (o *viewOptions) flags(c *cobra.Command) {
 
 func newTraceCmd(ios IOStreams) *cobra.Command {
 	o := &viewOptions{}
-	var follow bool
+	var follow, serve bool
+	var htmlOut, addr string
 	cmd := &cobra.Command{
-		Use:   "trace [RUN_ID]",
+		Use:   "trace [RUN_ID] [--html [FILE] | --serve]",
 		Short: "Show one run as a time-ordered waterfall read back from VictoriaLogs (default: the last run started here)",
-		Args:  cobra.MaximumNArgs(1),
+		Long: `Show one run as a time-ordered waterfall read back from VictoriaLogs
+(default: the last run started on this machine).
+
+  --html [FILE]   write the run as one self-contained HTML page (inline CSS and
+                  JS, no network): the waterfall with sessions, agents, agent
+                  turns and calls nested, errors marked, attributes on click,
+                  tokens and cost. FILE defaults to gtrun-trace-RUN_ID.html in
+                  the current directory; "-" writes to stdout. Give FILE as
+                  --html=FILE, or after the run: gtrun trace RUN_ID --html FILE.
+  --serve         serve that page on a loopback port (--addr, default
+                  127.0.0.1:0: a free port), print its URL, re-read the run
+                  every 2s and let the page follow it; Ctrl-C stops.`,
+		Args: cobra.MaximumNArgs(2),
 		RunE: func(c *cobra.Command, args []string) error {
+			htmlSet := c.Flags().Changed("html")
+			if htmlSet && (htmlOut == htmlDefault || htmlOut == "") {
+				htmlOut = ""
+				// --html without =FILE: a FILE may follow the run id.
+				switch {
+				case len(args) == 2:
+					htmlOut, args = args[1], args[:1]
+				case len(args) == 1 && (args[0] == "-" || strings.HasSuffix(args[0], ".html")):
+					htmlOut, args = args[0], nil
+				}
+			}
+			if len(args) > 1 {
+				return usageErr("trace: one RUN_ID at most (a second argument is the FILE of --html)")
+			}
+			if htmlSet && (serve || follow || o.json) {
+				return usageErr("trace: --html writes a file; it does not go with --serve, --follow or --json")
+			}
+			if serve && o.json {
+				return usageErr("trace: --serve does not go with --json")
+			}
 			id := ""
 			if len(args) == 1 {
 				id = args[0]
@@ -76,6 +118,9 @@ func newTraceCmd(ios IOStreams) *cobra.Command {
 			base, err := o.base()
 			if err != nil {
 				return exitf(1, "trace: %v", err)
+			}
+			if serve {
+				return serveTrace(c.Context(), ios, base, id, addr)
 			}
 			seen := -1
 			for {
@@ -87,6 +132,9 @@ func newTraceCmd(ios IOStreams) *cobra.Command {
 				}
 				if len(recs) == 0 && !follow {
 					return exitf(1, "trace: run %s has no records in VictoriaLogs at %s", id, base)
+				}
+				if htmlSet {
+					return writeHTML(ios, runview.Build(id, recs), htmlOut)
 				}
 				if len(recs) != seen {
 					seen = len(recs)
@@ -113,7 +161,63 @@ func newTraceCmd(ios IOStreams) *cobra.Command {
 	}
 	o.flags(cmd)
 	cmd.Flags().BoolVar(&follow, "follow", false, "keep watching a live run")
+	cmd.Flags().StringVar(&htmlOut, "html", "", "write the run as a self-contained HTML page to FILE (default gtrun-trace-RUN_ID.html; - for stdout)")
+	// --html alone gets this placeholder: the default name, or a FILE
+	// given as the next argument.
+	cmd.Flags().Lookup("html").NoOptDefVal = htmlDefault
+	cmd.Flags().BoolVar(&serve, "serve", false, "serve the HTML page on loopback and follow the run (Ctrl-C stops)")
+	cmd.Flags().StringVar(&addr, "addr", "127.0.0.1:0", "loopback address of --serve (port 0: a free one)")
 	return cmd
+}
+
+const htmlDefault = "gtrun-trace-RUN_ID.html"
+
+// writeHTML writes the page to file ("" for the default name, "-" for stdout).
+func writeHTML(ios IOStreams, run runview.Run, file string) error {
+	if file == "-" {
+		return runview.RenderHTML(ios.Out, run, runview.HTMLOptions{})
+	}
+	if file == "" {
+		file = "gtrun-trace-" + safeName(run.ID) + ".html"
+	}
+	var b bytes.Buffer
+	if err := runview.RenderHTML(&b, run, runview.HTMLOptions{}); err != nil {
+		return exitf(1, "trace: %v", err)
+	}
+	if err := os.WriteFile(file, b.Bytes(), 0o644); err != nil {
+		return exitf(1, "trace: %v", err)
+	}
+	fmt.Fprintf(ios.Out, "wrote %s (%d events)\n", file, len(run.Events))
+	return nil
+}
+
+func serveTrace(ctx context.Context, ios IOStreams, base, id, addr string) error {
+	if err := runview.CheckLoopback(addr); err != nil {
+		return usageErr("trace: --addr: %v", err)
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return exitf(1, "trace: %v", err)
+	}
+	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	l := &runview.Live{ID: id, Every: 2 * time.Second, Fetch: func(ctx context.Context) ([]map[string]string, error) {
+		return logsq.Run(ctx, base, id)
+	}}
+	// An unreachable backend fails now, as without --serve; a run with no
+	// records yet is served (and followed).
+	rctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+	err = l.Refresh(rctx)
+	cancel()
+	if err != nil {
+		ln.Close()
+		return exitf(1, "trace: %v", err)
+	}
+	fmt.Fprintf(ios.Out, "serving run %s at http://%s/  (Ctrl-C stops)\n", id, ln.Addr())
+	if err := l.Serve(ctx, ln); err != nil {
+		return exitf(1, "trace: %v", err)
+	}
+	return nil
 }
 
 func newRunsCmd(ios IOStreams) *cobra.Command {
