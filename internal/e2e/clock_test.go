@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"net/url"
@@ -45,18 +44,6 @@ type agentRig struct {
 	cancel context.CancelFunc
 	opts   func(*shipper.Options)
 }
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
 
 func newAgentRig(t *testing.T, start time.Time, dest journal.Dest) *agentRig {
 	root := t.TempDir()
