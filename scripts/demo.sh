@@ -9,6 +9,7 @@ GTRUN=$ROOT/bin/gtrun
 work=$(mktemp -d "${TMPDIR:-/tmp}/gtrun-demo.XXXXXX")
 pids=()
 cleanup() {
+  [ -x "$GTRUN" ] && GTRUN_STATE_DIR="$work/state" "$GTRUN" shipper stop >/dev/null 2>&1 || true
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
   for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
   rm -rf "$work"
@@ -76,6 +77,11 @@ touch -d '1 minute ago' "$CLAUDE_CONFIG_DIR/projects/-src-deep-manifest/"*.jsonl
 AGENT_RUN=$(cat /proc/sys/kernel/random/uuid)
 run env GT_RUN="$AGENT_RUN" "$GTRUN" agent-log --session gt-gastown-Toast --work-dir /src/deep-manifest --once
 
+# Every call above only appended to the journal and returned; the delivery
+# agent (gtrun-shipper, started by the first call) ships it. Wait for it:
+echo; echo "== gtrun flush   (wait for the delivery agent to ship what the calls recorded)"
+"$GTRUN" flush | sed 's/^/  /'
+"$GTRUN" shipper status | sed 's/^/  /'
 curl -fsS "$VL/internal/force_flush" >/dev/null; curl -fsS "$VM/internal/force_flush" >/dev/null
 echo
 echo "== VictoriaLogs: records of run $GT_RUN  (LogsQL: \"run.id\":=\"$GT_RUN\" | sort by (_time))"
@@ -92,14 +98,19 @@ curl -fsS "$VL/select/logsql/query" --data-urlencode \
   "query=_msg:agent.usage AND \"run.id\":=\"$AGENT_RUN\" | stats count() responses, sum(input_tokens) input, sum(output_tokens) output, sum(cache_read_tokens) cache_read, sum(cache_creation_tokens) cache_creation" | sed 's/^/  /'
 echo
 echo "== VictoriaMetrics: sum by (subcommand, status) (increase(gastown.bd.calls.total[1h]))"
-for _ in $(seq 50); do
-  out=$(curl -fsS "$VM/api/v1/query" --data-urlencode 'query=sum by (subcommand, status) (increase(gastown.bd.calls.total[1h]))' --data-urlencode nocache=1)
-  case "$out" in *'"result":[]'*) sleep 0.2 ;; *) break ;; esac
+# A sample is searchable about a second after VictoriaMetrics took it: wait
+# for all six bd calls.
+for _ in $(seq 100); do
+  curl -fsS "$VM/internal/force_flush" >/dev/null
+  total=$(curl -fsS "$VM/api/v1/query" --data-urlencode 'query=sum(increase(gastown.bd.calls.total[1h]))' --data-urlencode nocache=1 | grep -o '"value":\[[^]]*\]' || true)
+  case "$total" in *'"6"]') break ;; esac
+  sleep 0.1
 done
-echo "$out" | grep -o '{"metric":{[^}]*},"value":\[[^]]*\]}' | sed 's/^/  /'
+out=$(curl -fsS "$VM/api/v1/query" --data-urlencode 'query=sum by (subcommand, status) (increase(gastown.bd.calls.total[1h]))' --data-urlencode nocache=1)
+echo "$out" | grep -o '{"metric":{[^}]*},"value":\[[^]]*\]}' | sed 's/^/  /' || true
 for q in 'sum(increase(gastown.bd.calls.total[1h]))' 'sum(increase(gastown.bead.creates.total[1h]))' \
          'sum(increase(gastown.sling.dispatches.total[1h]))' 'histogram_quantile(0.95, sum by (le) (increase(gastown.bd.duration_ms_bucket[1h])))'; do
-  v=$(curl -fsS "$VM/api/v1/query" --data-urlencode "query=$q" --data-urlencode nocache=1 | grep -o '"value":\[[^]]*\]' | head -1)
+  v=$(curl -fsS "$VM/api/v1/query" --data-urlencode "query=$q" --data-urlencode nocache=1 | grep -o '"value":\[[^]]*\]' | head -1 || true)
   echo "  $q = ${v:-none}"
 done
 TRACE_ID=$(echo "$GT_RUN" | tr -d -)
@@ -115,4 +126,7 @@ echo; echo "== gtrun runs --since 1h"
 "$GTRUN" runs --since 1h --width "${COLUMNS:-120}"
 echo; echo "== gtrun trace   (the run as a waterfall, read back from VictoriaLogs)"
 "$GTRUN" trace "$GT_RUN" --width "${COLUMNS:-120}"
+mkdir -p "$ROOT/.demo"
+"$GTRUN" trace "$GT_RUN" --html "$ROOT/.demo/run.html" >/dev/null
+echo; echo "== the run in a browser: $ROOT/.demo/run.html   (gtrun trace $GT_RUN --serve follows a live run)"
 echo; echo "demo done; servers stop now."

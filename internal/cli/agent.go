@@ -17,7 +17,6 @@ import (
 	"github.com/gastown/gtrun/internal/transcripts"
 )
 
-func init() { extraCommands = append(extraCommands, newAgentCmd) }
 
 type agentOptions struct {
 	agentType, role, rig, session string

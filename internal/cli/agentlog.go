@@ -26,7 +26,6 @@ type agentLogOptions struct {
 	quiet                                       time.Duration
 }
 
-func init() { extraCommands = append(extraCommands, newAgentLogCmd) }
 
 func newAgentLogCmd(ios IOStreams) *cobra.Command {
 	o := &agentLogOptions{}

@@ -70,3 +70,18 @@ func TestShimInstall(t *testing.T) {
 		t.Fatalf("%s", out.String())
 	}
 }
+
+// The hot path's list of subcommands is the command tree's.
+func TestIsCommandMatchesTree(t *testing.T) {
+	root := newRoot(IOStreams{Out: &strings.Builder{}, Err: &strings.Builder{}})
+	for _, c := range root.Commands() {
+		if !isCommand(c.Name()) {
+			t.Errorf("%s is a command but the hot path would wrap it", c.Name())
+		}
+	}
+	for _, w := range []string{"bd", "ls", "sh", "make"} {
+		if isCommand(w) {
+			t.Errorf("%s would not be wrapped", w)
+		}
+	}
+}

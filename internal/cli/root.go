@@ -75,6 +75,11 @@ func run(ctx context.Context, argv []string, ios IOStreams) int {
 	if name != "gtrun" && !strings.HasPrefix(name, "gtrun.") && !strings.HasSuffix(name, ".test") {
 		return runShim(ctx, name, argv[1:], ios)
 	}
+	// The hot path: `gtrun CMD ARGS...` wraps CMD without building the
+	// command tree (a wrapped call's every microsecond is the user's).
+	if len(argv) > 1 && !strings.HasPrefix(argv[1], "-") && !isCommand(argv[1]) {
+		return runWrapped(ctx, ios, &runOptions{argv: argv[1:]})
+	}
 	root := newRoot(ios)
 	root.SetArgs(rewriteImplicitRun(root, argv[1:]))
 	err := root.ExecuteContext(ctx)
@@ -107,23 +112,37 @@ logs and metrics. "gtrun CMD ARGS..." is the same as "gtrun run -- CMD ARGS...".
 	root.SetOut(ios.Out)
 	root.SetErr(ios.Err)
 	root.CompletionOptions.HiddenDefaultCmd = false
-	root.AddCommand(
-		newRunCmd(ios),
-		newEmitCmd(ios),
-		newEnvCmd(ios),
-		newFlushCmd(ios),
-		newShipperCmd(ios),
-		newShimCmd(ios),
-		newVersionCmd(ios),
-	)
-	for _, add := range extraCommands {
-		root.AddCommand(add(ios))
+	for _, c := range commands {
+		root.AddCommand(c.new(ios))
 	}
 	return root
 }
 
-// extraCommands lets each command file register itself.
-var extraCommands []func(IOStreams) *cobra.Command
+// commands are gtrun's subcommands. Any other first word is a command to
+// wrap (run never builds this tree for it).
+var commands = []struct {
+	name string
+	new  func(IOStreams) *cobra.Command
+}{
+	{"run", newRunCmd}, {"emit", newEmitCmd}, {"env", newEnvCmd}, {"flush", newFlushCmd},
+	{"shipper", newShipperCmd}, {"shim", newShimCmd}, {"version", newVersionCmd},
+	{"session", newSessionCmd}, {"session-run", newSessionRunCmd}, {"agent", newAgentCmd},
+	{"agent-log", newAgentLogCmd}, {"trace", newTraceCmd}, {"runs", newRunsCmd},
+}
+
+// isCommand reports whether word names a gtrun subcommand (or cobra's own).
+func isCommand(word string) bool {
+	switch word {
+	case "help", "completion", "__complete", "__completeNoDesc":
+		return true
+	}
+	for _, c := range commands {
+		if c.name == word {
+			return true
+		}
+	}
+	return false
+}
 
 // rewriteImplicitRun turns "gtrun [run flags] CMD ARGS..." into
 // "gtrun run [run flags] -- CMD ARGS..." when CMD is not a gtrun command,

@@ -21,7 +21,6 @@ import (
 	"github.com/gastown/gtrun/internal/wrap"
 )
 
-func init() { extraCommands = append(extraCommands, newSessionCmd, newSessionRunCmd) }
 
 // sessionInfo is what `session start` leaves for `session stop` and the
 // in-pane wrapper (state/sessions/NAME.json).

@@ -19,7 +19,6 @@ import (
 	"github.com/gastown/gtrun/internal/runview"
 )
 
-func init() { extraCommands = append(extraCommands, newTraceCmd, newRunsCmd) }
 
 type viewOptions struct {
 	queryURL string

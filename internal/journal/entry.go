@@ -71,9 +71,6 @@ func (r Record) Event() event.Record {
 	return event.Record{Name: r.Name, Time: time.Unix(0, r.Time), Attrs: r.Attrs, Err: r.Err}
 }
 
-// Encode returns the entry's payload.
-func (e *Entry) Encode() ([]byte, error) { return json.Marshal(e) }
-
 // Decode parses a payload.
 func Decode(b []byte) (*Entry, error) {
 	e := &Entry{}

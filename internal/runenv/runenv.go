@@ -6,6 +6,7 @@ package runenv
 
 import (
 	"fmt"
+	"math/rand/v2"
 	"sort"
 	"strings"
 
@@ -58,7 +59,26 @@ func RunID(e *Env) (string, bool) {
 	if v := strings.TrimSpace(e.Get("GT_RUN")); v != "" {
 		return v, false
 	}
-	return uuid.NewString(), true
+	u, err := uuid.NewRandomFromReader(fastRandom{})
+	if err != nil {
+		return uuid.NewString(), true
+	}
+	return u.String(), true
+}
+
+// fastRandom reads math/rand/v2's global generator: ChaCha8 seeded by the
+// runtime from the OS at start-up. Run and span ids need to be unique, not
+// secret, and crypto/rand's first use costs a wrapped call ~50 µs.
+type fastRandom struct{}
+
+func (fastRandom) Read(p []byte) (int, error) {
+	for i := 0; i < len(p); i += 8 {
+		v := rand.Uint64()
+		for j := 0; j < 8 && i+j < len(p); j++ {
+			p[i+j] = byte(v >> (8 * j))
+		}
+	}
+	return len(p), nil
 }
 
 // Work returns the work context attributes that are set, in a fixed order.

@@ -137,6 +137,8 @@ func (s *Shipper) segExists(name string) bool {
 }
 
 func (s *Shipper) reply(id string, ok bool) {
+	s.statusAt = time.Time{}
+	s.writeStatus() // before the reply: a status right after a flush shows it
 	rep := Reply{OK: ok, Endpoints: s.endpointReps()}
 	b, _ := json.Marshal(rep)
 	dir := RequestDir(s.o.Dir)

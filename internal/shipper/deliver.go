@@ -134,6 +134,7 @@ func (s *Shipper) handle(r result) {
 	}
 	s.dirty = true
 	s.saveCheckpoint()
+	s.statusAt = time.Time{} // the status shows this delivery at the next pass
 }
 
 // waitDeliveries collects in-flight results for at most d.
