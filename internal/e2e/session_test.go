@@ -105,6 +105,10 @@ func TestSessionStopExactlyOnce(t *testing.T) {
 		runs[c.name] = strings.TrimSpace(r.stdout)
 		if c.end != nil {
 			waitFileExists(t, ready, 10*time.Second) // the command runs inside the pane
+			if c.name == "killserver" {
+				// Killing the server ends every session: let selfexit end on its own first.
+				vl.WaitCount(t, `_msg:"session.stop" AND session_id:=selfexit`, 1, 20*time.Second)
+			}
 			c.end(c.name)
 		}
 	}
