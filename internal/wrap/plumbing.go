@@ -23,17 +23,17 @@ import (
 )
 
 type plumbing struct {
-	files      []uintptr  // the child's fds 0, 1, 2
-	childEnds  []*os.File // our copies of the child's ends, closed after start
-	pumps      []*pump
-	cancel     [2]*os.File // closing cancel[1] tells the pumps the child is gone
-	master     *os.File    // PTY master, nil without PTY
-	masterFd   int         // its descriptor, non-blocking (never call master.Fd again)
-	sizeFrom   *os.File    // terminal whose size the PTY follows
-	size       unix.Winsize
-	sized      bool
-	devNull    *os.File
-	capturer   *capturer
+	files     []uintptr  // the child's fds 0, 1, 2
+	childEnds []*os.File // our copies of the child's ends, closed after start
+	pumps     []*pump
+	cancel    [2]*os.File // closing cancel[1] tells the pumps the child is gone
+	master    *os.File    // PTY master, nil without PTY
+	masterFd  int         // its descriptor, non-blocking (never call master.Fd again)
+	sizeFrom  *os.File    // terminal whose size the PTY follows
+	size      unix.Winsize
+	sized     bool
+	devNull   *os.File
+	capturer  *capturer
 }
 
 // plumb prepares the child's descriptors for o.
