@@ -101,10 +101,14 @@ func helperMain(args []string) int {
 	return ExitLike(res) // as gtrun does: a signal death is re-raised
 }
 
+// noExitSleep: a -race binary sleeps a second at exit while goroutines
+// remain; the helper is measured, and run thousands of times.
+const noExitSleep = "GORACE=atexit_sleep_ms=0"
+
 func helper(t *testing.T, env []string, args ...string) *exec.Cmd {
 	t.Helper()
 	cmd := exec.Command(os.Args[0], args...)
-	cmd.Env = append(append(os.Environ(), "GTRUN_WRAP_HELPER=1"), env...)
+	cmd.Env = append(append(os.Environ(), "GTRUN_WRAP_HELPER=1", noExitSleep), env...)
 	return cmd
 }
 
