@@ -110,7 +110,7 @@ func (ut *userTerm) run(t testing.TB, env []string, s session, argv ...string) o
 	read := make(chan struct{})
 	go func() {
 		defer close(read)
-		time.Sleep(s.readDelay) // the slow reader under test
+		time.Sleep(s.readDelay)  // the slow reader under test
 		io.Copy(&out, ut.master) // ends with EIO: no holder of the slave left
 	}()
 	waited := make(chan error, 1)

@@ -135,7 +135,7 @@ func TestTortureTypeahead(t *testing.T) {
 	self := os.Args[0]
 	cases := []struct {
 		name, mode, cmd string
-		window      int // ms during which the line is typed
+		window          int // ms during which the line is typed
 	}{
 		{"sleep", "inherit", "sleep 0.2", 150},
 		{"true", "inherit", "true", 20},
