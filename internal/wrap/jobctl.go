@@ -7,12 +7,14 @@ package wrap
 // pid or to gtrun's group) reaches it exactly once, through gtrun. Which
 // group the terminal sends Ctrl-C/Ctrl-Z/resizes to then depends on who
 // is the terminal's foreground:
-//   - handed over at start, when gtrun is in the foreground and the
-//     child's stdout is the terminal itself (inherit mode): the child's
-//     group is the foreground, as if the shell had started it;
-//   - otherwise gtrun keeps the terminal: in a pipeline (`gtrun seq | less`
-//     must leave `less`, in gtrun's group, in the foreground), and in PTY
-//     mode, where gtrun must see SIGWINCH to resize the PTY. A child that
+//   - handed over at start, when gtrun is in the foreground as a job of
+//     its own (it leads its process group) and the child's stdout is the
+//     terminal itself (inherit mode): the child's group is the foreground,
+//     as if the shell had started it;
+//   - otherwise gtrun keeps the terminal: under a shell without job
+//     control (which must see Ctrl-C too), in a pipeline (`gtrun seq |
+//     less` must leave `less`, in gtrun's group, in the foreground), and
+//     in PTY mode, where gtrun must see SIGWINCH to resize the PTY. A child that
 //     then touches the terminal is stopped by the kernel (SIGTTIN/SIGTTOU);
 //     gtrun, if it is in the foreground, hands the terminal over and
 //     continues it, so a pager or an editor still works.
@@ -109,9 +111,14 @@ func (jc *jobControl) setForeground(pg int) bool {
 	return err == nil
 }
 
-// handOverAtStart decides whether the child starts as the foreground.
+// handOverAtStart decides whether the child starts as the foreground:
+// only when gtrun leads its own process group, i.e. a job-control shell
+// (or tmux) started it as a job of its own. Sharing a group means a
+// shell without job control (a script, `sh -c`) or pipeline partners are
+// in it, and they must keep receiving the terminal's signals: bash stops
+// a loop on Ctrl-C only if it got the SIGINT itself as well.
 func (jc *jobControl) handOverAtStart(o Options) bool {
-	return !jc.usePTY && jc.tty != nil && isCtty(o.Stdout) && jc.foregroundGroup() == jc.pgrp
+	return !jc.usePTY && jc.tty != nil && jc.pgrp == os.Getpid() && isCtty(o.Stdout) && jc.foregroundGroup() == jc.pgrp
 }
 
 func (jc *jobControl) started(pid int, handed bool) {

@@ -472,17 +472,38 @@ func TestPTYSeenByChild(t *testing.T) {
 	}
 }
 
+// A resize of the user's terminal reaches the child with the new size: in
+// inherit mode from the kernel; in PTY mode through gtrun, which resizes
+// the output PTY first (the child reads its size from stdout there); and
+// in PTY mode after the child took the terminal (it read a line), when
+// the kernel signals the child directly and gtrun must notice by itself.
+// Nobody sends SIGWINCH by hand: resizing the terminal does.
 func TestPTYResize(t *testing.T) {
-	dir := t.TempDir()
-	ready := filepath.Join(dir, "ready")
-	script := fmt.Sprintf(`trap 'stty size > %s/size' WINCH; stty size > %s; while [ ! -s %s/size ]; do sleep 0.05; done; cat %s/size`, dir, ready, dir, dir)
-	got := runOnPTY(t, nil, 24, 80, func(ptmx *os.File, cmd *exec.Cmd, _ *screen) {
-		waitFile(t, ready, func(s string) bool { return strings.Contains(s, "24 80") })
-		pty.Setsize(ptmx, &pty.Winsize{Rows: 40, Cols: 132})
-		cmd.Process.Signal(syscall.SIGWINCH)
-	}, "sh", "-c", script)
-	if !strings.Contains(got, "40 132") {
-		t.Fatalf("resize not seen: %q", got)
+	cases := []struct {
+		name, pty, read string
+	}{
+		{"inherit", "auto", ""},
+		{"pty", "on", ""},
+		{"pty after handover", "on", "IFS= read -r x; "},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			dir := t.TempDir()
+			ready := filepath.Join(dir, "ready")
+			// "stty size <&1" reads the size of the terminal the child writes to.
+			script := fmt.Sprintf(`trap 'stty size <&1 >> %s/size' WINCH; %sstty size <&1 > %s; while ! grep -q '40 132' %s/size 2>/dev/null; do sleep 0.02; done; echo resized`, dir, c.read, ready, dir)
+			got := runOnPTY(t, []string{"GTRUN_WRAP_PTY=" + c.pty}, 24, 80, func(ptmx *os.File, cmd *exec.Cmd, _ *screen) {
+				if c.read != "" {
+					ptmx.Write([]byte("go\r"))
+				}
+				waitFile(t, ready, func(s string) bool { return strings.Contains(s, "24 80") })
+				pty.Setsize(ptmx, &pty.Winsize{Rows: 40, Cols: 132})
+			}, "sh", "-c", script)
+			if !strings.Contains(got, "resized") {
+				sizes, _ := os.ReadFile(filepath.Join(dir, "size"))
+				t.Fatalf("resize not seen: screen %q, sizes seen %q", got, sizes)
+			}
+		})
 	}
 }
 
