@@ -45,6 +45,7 @@ type jobControl struct {
 	swallowCont bool
 	contNoticed bool // SIGCONT is notified at all
 	tick        *time.Ticker
+	relay       *relay // PTY mode: keys for a child reading its output PTY
 }
 
 func newJobControl(o Options, usePTY bool) *jobControl {
@@ -106,6 +107,9 @@ func (jc *jobControl) foregroundGroup() int {
 }
 
 func (jc *jobControl) setForeground(pg int) bool {
+	if pg == jc.child {
+		jc.relay.pause() // the child reads the terminal itself from now on
+	}
 	var err error
 	withTTOUBlocked(func() { err = unix.IoctlSetPointerInt(int(jc.tty.Fd()), unix.TIOCSPGRP, pg) })
 	return err == nil
@@ -126,9 +130,10 @@ func (jc *jobControl) started(pid int, handed bool) {
 	jc.updateTick()
 }
 
-// resizeTick fires while the child holds the terminal in PTY mode: the
+// resizeTick fires in PTY mode while the child holds the terminal (the
 // kernel then sends SIGWINCH to the child's group, not to gtrun, and only
-// gtrun can resize the PTY the child writes to; gtrun polls for it.
+// gtrun can resize the PTY the child writes to; gtrun polls for it) and
+// while a relay may be needed (relay.go).
 func (jc *jobControl) resizeTick() <-chan time.Time {
 	if jc.tick == nil {
 		return nil
@@ -137,10 +142,10 @@ func (jc *jobControl) resizeTick() <-chan time.Time {
 }
 
 func (jc *jobControl) updateTick() {
-	want := jc.usePTY && jc.handed
+	want := jc.usePTY && (jc.handed || jc.relay != nil)
 	switch {
 	case want && jc.tick == nil:
-		jc.tick = time.NewTicker(200 * time.Millisecond)
+		jc.tick = time.NewTicker(100 * time.Millisecond)
 	case !want && jc.tick != nil:
 		jc.tick.Stop()
 		jc.tick = nil

@@ -23,6 +23,7 @@ import (
 const (
 	ioctlGetTermios = unix.TIOCGETA
 	ioctlSetTermios = unix.TIOCSETA
+	ioctlInq        = 0x4004667f // FIONREAD: bytes waiting to be read
 )
 
 // watcherScript exits quietly when gtrun writes a line (the child was
@@ -137,5 +138,20 @@ func readable(fd, cancel int, timeout time.Duration) (src, canceled bool) {
 			return false, false
 		}
 		return set.IsSet(fd), cancel >= 0 && set.IsSet(cancel)
+	}
+}
+
+// waitWritable waits until fd can take more bytes.
+func waitWritable(fd int) {
+	if fd >= unix.FD_SETSIZE {
+		time.Sleep(10 * time.Millisecond)
+		return
+	}
+	for {
+		var set unix.FdSet
+		set.Set(fd)
+		if _, err := unix.Select(fd+1, nil, &set, nil, nil); err != unix.EINTR {
+			return
+		}
 	}
 }

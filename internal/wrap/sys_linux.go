@@ -16,6 +16,7 @@ import (
 const (
 	ioctlGetTermios = unix.TCGETS
 	ioctlSetTermios = unix.TCSETS
+	ioctlInq        = unix.TIOCINQ // bytes waiting to be read
 )
 
 // spawn starts the child on a locked OS thread that stays alive (and
@@ -171,5 +172,15 @@ func readable(fd, cancel int, timeout time.Duration) (src, canceled bool) {
 		src = fds[0].Revents != 0
 		canceled = len(fds) > 1 && fds[1].Revents != 0
 		return src, canceled
+	}
+}
+
+// waitWritable waits until fd can take more bytes.
+func waitWritable(fd int) {
+	fds := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLOUT}}
+	for {
+		if _, err := unix.Poll(fds, -1); err != unix.EINTR {
+			return
+		}
 	}
 }

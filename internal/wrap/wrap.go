@@ -87,6 +87,9 @@ func Run(ctx context.Context, o Options) (Result, error) {
 
 	jc := newJobControl(o, usePTY)
 	defer jc.close()
+	if pl.master != nil {
+		jc.relay = newRelay(o.Stdin, pl.masterFd)
+	}
 	attr := &syscall.SysProcAttr{Setpgid: true}
 	if jc.handOverAtStart(o) {
 		// The child's group becomes the terminal's foreground before it
@@ -117,6 +120,7 @@ func Run(ctx context.Context, o Options) (Result, error) {
 	pl.startPumps()
 
 	final := loop(p, sigs, jc, pl)
+	jc.relay.finish()
 	jc.childGone()
 	pl.finish() // drain what the child wrote, however slow the reader
 	p.release()
@@ -153,6 +157,7 @@ func loop(p *proc, sigs *signals, jc *jobControl, pl *plumbing) waitEvent {
 			if pl.resize() {
 				syscall.Kill(-jc.child, syscall.SIGWINCH)
 			}
+			jc.relay.check()
 		}
 	}
 }
