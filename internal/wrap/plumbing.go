@@ -210,6 +210,9 @@ func (pl *plumbing) closeChildEnds() {
 }
 
 func (pl *plumbing) startPumps() {
+	if len(pl.pumps) == 0 {
+		return
+	}
 	cancel := int(pl.cancel[0].Fd())
 	for _, p := range pl.pumps {
 		p.started = true
