@@ -43,6 +43,7 @@ func newPane(t *testing.T, w string) *pane {
 	env := append(e.list(),
 		"PATH="+filepath.Dir(gtrunBin)+":"+e.vars["PATH"],
 		"HISTFILE=/dev/null", "TERM=xterm-256color", "LC_ALL=C",
+		"GORACE=atexit_sleep_ms=0", // the -race gtrun would sleep 1 s at exit
 		"W="+w)
 	c := exec.Command("tmux", "-L", p.sock, "-f", "/dev/null", "new-session", "-d", "-s", p.name,
 		"-x", "100", "-y", "30", "-c", dir, "PS1='$ ' exec bash --norc --noprofile -i")
