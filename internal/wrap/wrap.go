@@ -1,42 +1,38 @@
 package wrap
 
+// Run: the one entry point. It decides the plumbing (inherit, pipes, or
+// an output PTY), starts the child, and runs the event loop that passes
+// signals on and keeps job control working until the child is reaped.
+
 import (
 	"context"
 	"errors"
-	"fmt"
-	"io"
-	"io/fs"
 	"os"
-	"os/exec"
-	"os/signal"
-	"path/filepath"
-	"runtime"
-	"sync"
 	"syscall"
 	"time"
 
-	"github.com/creack/pty"
-	"golang.org/x/sys/unix"
 	"golang.org/x/term"
 )
 
-// PTYMode says whether the child gets a pseudo-terminal.
+// PTYMode says whether the child's output goes through a pseudo-terminal.
 type PTYMode int
 
 const (
-	PTYAuto PTYMode = iota // a PTY iff stdout is a terminal
-	PTYOn
-	PTYOff
+	// PTYAuto: a PTY only when Capture is set and stdout is a terminal; a
+	// child nothing reads the output of inherits the real descriptors.
+	PTYAuto PTYMode = iota
+	PTYOn           // always an output PTY, even without Capture
+	PTYOff          // never a PTY
 )
 
 // Options describe one child.
 type Options struct {
 	Path   string   // resolved executable
 	Args   []string // argv, argv[0] as the user typed it
-	Env    []string
+	Env    []string // nil: gtrun's own environment
 	Dir    string
 	PTY    PTYMode
-	Stdin  *os.File
+	Stdin  *os.File // nil: /dev/null, as os/exec does
 	Stdout *os.File
 	Stderr *os.File
 	// Capture receives a copy of each output line (without "\n"); stream is
@@ -49,7 +45,7 @@ type Options struct {
 
 // Result is what happened to the child.
 type Result struct {
-	ExitCode        int
+	ExitCode        int // 128+N for a signal death
 	Signal          syscall.Signal
 	Start, End      time.Time
 	UserCPU, SysCPU time.Duration
@@ -57,353 +53,129 @@ type Result struct {
 	PTY             bool
 }
 
-// Error is a failure to start the child, with gtrun's exit status for it.
-type Error struct {
-	Code int // 127 not found, 126 not executable, 125 other
-	Msg  string
-}
-
-func (e *Error) Error() string { return e.Msg }
-
-// LookPath resolves file like a shell would, classifying failures.
-func LookPath(file string) (string, error) {
-	p, err := exec.LookPath(file)
-	if err == nil {
-		return p, nil
-	}
-	if errors.Is(err, exec.ErrDot) {
-		return p, nil // an explicit ./cmd or a PATH "." entry: run it like a shell does
-	}
-	if filepath.Base(file) != file || errors.Is(err, fs.ErrPermission) {
-		// A path: distinguish missing from not executable.
-		fi, serr := os.Stat(file)
-		switch {
-		case serr != nil && os.IsNotExist(serr):
-			return "", &Error{127, fmt.Sprintf("gtrun: %s: No such file or directory", file)}
-		case serr == nil && fi.IsDir():
-			return "", &Error{126, fmt.Sprintf("gtrun: %s: Is a directory", file)}
-		case serr == nil:
-			return "", &Error{126, fmt.Sprintf("gtrun: %s: Permission denied", file)}
-		}
-	}
-	return "", &Error{127, fmt.Sprintf("gtrun: %s: command not found", file)}
-}
-
-func startError(path string, err error) *Error {
-	switch {
-	case errors.Is(err, fs.ErrNotExist):
-		return &Error{127, fmt.Sprintf("gtrun: %s: No such file or directory", path)}
-	case errors.Is(err, fs.ErrPermission), errors.Is(err, syscall.EISDIR), errors.Is(err, syscall.ENOEXEC):
-		return &Error{126, fmt.Sprintf("gtrun: %s: cannot execute: %v", path, unwrapSys(err))}
-	}
-	return &Error{125, fmt.Sprintf("gtrun: %s: %v", path, unwrapSys(err))}
-}
-
-func unwrapSys(err error) error {
-	var pe *fs.PathError
-	if errors.As(err, &pe) {
-		return pe.Err
-	}
-	return err
-}
-
-// forwarded are the signals passed on to the child.
-var forwarded = []os.Signal{
-	syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP, syscall.SIGQUIT,
-	syscall.SIGUSR1, syscall.SIGUSR2, syscall.SIGWINCH, syscall.SIGCONT, syscall.SIGALRM,
-}
-
 func isTerminal(f *os.File) bool { return f != nil && term.IsTerminal(int(f.Fd())) }
 
+// usesPTY applies the PTYMode rules.
+func usesPTY(o Options) bool {
+	switch o.PTY {
+	case PTYOn:
+		return true
+	case PTYAuto:
+		return o.Capture != nil && isTerminal(o.Stdout)
+	}
+	return false
+}
+
 // Run starts the child, passes its terminal through, and waits for it.
+// ctx is accepted for the caller's convenience; the child's lifetime is
+// its own (gtrun forwards signals rather than deciding to kill).
 func Run(ctx context.Context, o Options) (Result, error) {
-	usePTY := o.PTY == PTYOn || (o.PTY == PTYAuto && isTerminal(o.Stdout))
-	// Handle signals before the child exists so none is lost in between;
-	// handled (not ignored) signals reset to default in the child at exec.
-	sigs := make(chan os.Signal, 32)
-	signal.Notify(sigs, append(forwarded, syscall.SIGPIPE)...)
-	defer signal.Stop(sigs)
+	_ = ctx
+	usePTY := usesPTY(o)
+	// Handle signals before the child exists so none is lost in between.
+	// Handled signals reset to default in the child at exec; ignored ones
+	// are left alone so the child inherits SIG_IGN (see signals.go).
+	sigs := notifySignals()
+	defer sigs.stop()
 
-	if usePTY {
-		return runPTY(ctx, o, sigs)
+	pl, err := plumb(o, usePTY)
+	if err != nil {
+		e := &Error{125, "gtrun: " + o.Path + ": " + err.Error()}
+		return Result{ExitCode: e.Code}, e
 	}
-	return runPlain(ctx, o, sigs)
-}
+	defer pl.close()
 
-// started holds what both modes share after Start.
-type started struct {
-	cmd   *exec.Cmd
-	start time.Time
-	done  chan struct{} // closed when the child was reaped
-	err   error         // Wait's error
-}
-
-// startLocked starts cmd on a locked OS thread that stays alive (and
-// locked) until the child is reaped, so Pdeathsig fires only when gtrun
-// really dies.
-func startLocked(cmd *exec.Cmd) (*started, error) {
-	s := &started{cmd: cmd, done: make(chan struct{})}
-	errc := make(chan error, 1)
-	go func() {
-		runtime.LockOSThread()
-		defer runtime.UnlockOSThread()
-		s.start = time.Now()
-		if err := cmd.Start(); err != nil {
-			errc <- err
-			return
-		}
-		errc <- nil
-		s.err = cmd.Wait()
-		close(s.done)
-	}()
-	if err := <-errc; err != nil {
-		return nil, err
+	jc := newJobControl(o, usePTY)
+	defer jc.close()
+	if pl.master != nil {
+		jc.relay = newRelay(o.Stdin, pl.masterFd)
 	}
-	return s, nil
-}
-
-func (s *started) result(usePTY bool) Result {
-	r := Result{Start: s.start, End: time.Now(), PTY: usePTY}
-	ps := s.cmd.ProcessState
-	if ps == nil {
-		r.ExitCode = 125
-		return r
-	}
-	if ws, ok := ps.Sys().(syscall.WaitStatus); ok {
-		switch {
-		case ws.Signaled():
-			r.Signal = ws.Signal()
-			r.ExitCode = 128 + int(ws.Signal())
-		default:
-			r.ExitCode = ws.ExitStatus()
-		}
-	} else {
-		r.ExitCode = ps.ExitCode()
-	}
-	if ru, ok := ps.SysUsage().(*syscall.Rusage); ok && ru != nil {
-		r.UserCPU = time.Duration(ru.Utime.Nano())
-		r.SysCPU = time.Duration(ru.Stime.Nano())
-		r.MaxRSSKB = ru.Maxrss
-	}
-	return r
-}
-
-// forward passes signals to the child until it is reaped. onWinch, when
-// set, handles SIGWINCH instead (PTY resize). SIGPIPE is only noted: gtrun
-// must not die of it; the copy loops handle EPIPE.
-func forward(s *started, sigs <-chan os.Signal, target func() int, onWinch func()) {
-	for {
-		select {
-		case <-s.done:
-			return
-		case sig := <-sigs:
-			ss := sig.(syscall.Signal)
-			if ss == syscall.SIGPIPE {
-				continue
-			}
-			if ss == syscall.SIGWINCH && onWinch != nil {
-				onWinch()
-				continue
-			}
-			syscall.Kill(target(), ss)
-		}
-	}
-}
-
-// runPlain runs the child without a PTY.
-func runPlain(ctx context.Context, o Options, sigs <-chan os.Signal) (Result, error) {
-	cmd := &exec.Cmd{Path: o.Path, Args: o.Args, Env: o.Env, Dir: o.Dir, Stdin: o.Stdin}
-	attr := &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
-	// Foreground handling: give the terminal to the child's group so that
-	// terminal-generated signals reach it once, directly.
-	tty := foregroundTTY(o.Stdin, o.Stdout, o.Stderr)
-	if tty != nil {
+	attr := &syscall.SysProcAttr{Setpgid: true}
+	if jc.handOverAtStart(o) {
+		// The child's group becomes the terminal's foreground before it
+		// execs (os/exec does the tcsetpgrp in the child with signals
+		// blocked), so terminal signals reach it once, from the kernel.
 		attr.Foreground = true
-		attr.Ctty = int(tty.Fd())
+		attr.Ctty = int(jc.tty.Fd())
 	}
-	cmd.SysProcAttr = attr
-
-	var copies sync.WaitGroup
-	var closeAfterStart []*os.File
-	cap := newCapturer(o.Capture)
-	if o.Capture == nil {
-		cmd.Stdout, cmd.Stderr = o.Stdout, o.Stderr
-	} else if sameFile(o.Stdout, o.Stderr) {
-		r, w, err := os.Pipe()
-		if err != nil {
-			return Result{ExitCode: 125}, startError(o.Path, err)
-		}
-		cmd.Stdout, cmd.Stderr = w, w
-		closeAfterStart = append(closeAfterStart, w)
-		copies.Add(1)
-		go func() { defer copies.Done(); cap.copy(o.Stdout, r, "combined") }()
-	} else {
-		for _, p := range []struct {
-			dst    *os.File
-			stream string
-		}{{o.Stdout, "stdout"}, {o.Stderr, "stderr"}} {
-			r, w, err := os.Pipe()
-			if err != nil {
-				return Result{ExitCode: 125}, startError(o.Path, err)
-			}
-			if p.stream == "stdout" {
-				cmd.Stdout = w
-			} else {
-				cmd.Stderr = w
-			}
-			closeAfterStart = append(closeAfterStart, w)
-			copies.Add(1)
-			go func() {
-				defer copies.Done()
-				cap.copy(p.dst, r, p.stream)
-			}()
-		}
+	env := o.Env
+	if env == nil {
+		env = os.Environ()
 	}
-	s, err := startLocked(cmd)
-	for _, f := range closeAfterStart {
-		f.Close()
+	p, err := spawn(o.Path, o.Args, env, o.Dir, pl.files, attr)
+	if errors.Is(err, syscall.ENOEXEC) && shellScript(o.Path) {
+		// No "#!": execvp(3) and the shell run such a file with sh.
+		args := append([]string{"/bin/sh", o.Path}, o.Args[1:]...)
+		p, err = spawn("/bin/sh", args, env, o.Dir, pl.files, attr)
 	}
+	pl.closeChildEnds()
 	if err != nil {
-		copies.Wait()
-		return Result{ExitCode: startError(o.Path, err).Code}, startError(o.Path, err)
-	}
-	if o.Started != nil {
-		o.Started(cmd.Process.Pid)
-	}
-	pgid := cmd.Process.Pid
-	forward(s, sigs, func() int { return -pgid }, nil)
-	if tty != nil {
-		takeForeground(tty)
-	}
-	copies.Wait()
-	return s.result(false), nil
-}
-
-// foregroundTTY returns a terminal among the streams when gtrun is in that
-// terminal's foreground process group.
-func foregroundTTY(files ...*os.File) *os.File {
-	for _, f := range files {
-		if !isTerminal(f) {
-			continue
-		}
-		pg, err := unix.IoctlGetInt(int(f.Fd()), unix.TIOCGPGRP)
-		if err == nil && pg == syscall.Getpgrp() {
-			return f
-		}
-	}
-	return nil
-}
-
-// takeForeground gives the terminal back to gtrun's process group once the
-// child is gone. A background group calling tcsetpgrp gets SIGTTOU, so it
-// is blocked for the call.
-func takeForeground(tty *os.File) {
-	signal.Ignore(syscall.SIGTTOU)
-	defer signal.Reset(syscall.SIGTTOU)
-	unix.IoctlSetPointerInt(int(tty.Fd()), unix.TIOCSPGRP, syscall.Getpgrp())
-}
-
-func sameFile(a, b *os.File) bool {
-	if a == nil || b == nil {
-		return false
-	}
-	var sa, sb unix.Stat_t
-	if unix.Fstat(int(a.Fd()), &sa) != nil || unix.Fstat(int(b.Fd()), &sb) != nil {
-		return false
-	}
-	return sa.Dev == sb.Dev && sa.Ino == sb.Ino
-}
-
-// runPTY runs the child on a pseudo-terminal.
-func runPTY(ctx context.Context, o Options, sigs <-chan os.Signal) (Result, error) {
-	cmd := &exec.Cmd{Path: o.Path, Args: o.Args, Env: o.Env, Dir: o.Dir}
-	if !isTerminal(o.Stdin) {
-		cmd.Stdin = o.Stdin // keep piped input a pipe (and its EOF)
-	}
-	if !isTerminal(o.Stderr) {
-		cmd.Stderr = o.Stderr
-	}
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Setctty: true, Pdeathsig: syscall.SIGKILL}
-
-	ptmx, tty, err := pty.Open()
-	if err != nil {
-		return Result{ExitCode: 125}, &Error{125, fmt.Sprintf("gtrun: %s: cannot open a pty: %v", o.Path, err)}
-	}
-	defer ptmx.Close()
-	sizeFrom := o.Stdout
-	if !isTerminal(sizeFrom) {
-		sizeFrom = o.Stdin
-	}
-	if isTerminal(sizeFrom) {
-		pty.InheritSize(sizeFrom, ptmx)
-	} else {
-		pty.Setsize(ptmx, &pty.Winsize{Rows: 24, Cols: 80})
-	}
-	if cmd.Stdin == nil {
-		cmd.Stdin = tty
-	}
-	cmd.Stdout = tty
-	if cmd.Stderr == nil {
-		cmd.Stderr = tty
-	}
-	// Setctty uses the child's fd 0 unless told otherwise; point it at the pty.
-	cmd.SysProcAttr.Ctty = ctyIndex(cmd, tty)
-
-	var restore func()
-	if isTerminal(o.Stdin) {
-		if st, err := term.MakeRaw(int(o.Stdin.Fd())); err == nil {
-			var once sync.Once
-			restore = func() { once.Do(func() { term.Restore(int(o.Stdin.Fd()), st) }) }
-			defer restore()
-		}
-	}
-	s, err := startLocked(cmd)
-	tty.Close()
-	if err != nil {
-		if restore != nil {
-			restore()
-		}
 		e := startError(o.Path, err)
 		return Result{ExitCode: e.Code}, e
 	}
+	jc.started(p.pid, attr.Foreground)
 	if o.Started != nil {
-		o.Started(cmd.Process.Pid)
+		o.Started(p.pid)
 	}
-	if isTerminal(o.Stdin) {
-		// Keystrokes and terminal answers go to the child. This goroutine may
-		// stay blocked in Read after the child is gone; gtrun exits soon after.
-		go io.Copy(ptmx, o.Stdin)
-	}
-	out := make(chan struct{})
-	cap := newCapturer(o.Capture)
-	go func() {
-		defer close(out)
-		cap.copy(o.Stdout, ptmx, "combined")
-	}()
-	pid := cmd.Process.Pid
-	forward(s, sigs, func() int { return -pid }, func() {
-		if isTerminal(sizeFrom) {
-			pty.InheritSize(sizeFrom, ptmx)
-		}
-	})
-	// The child is gone: drain what it wrote. A grandchild holding the pty
-	// open would keep the copy going; don't wait for it long.
-	select {
-	case <-out:
-	case <-time.After(200 * time.Millisecond):
-		ptmx.SetReadDeadline(time.Now())
-		<-out
-	}
-	if restore != nil {
-		restore()
-	}
-	return s.result(true), nil
+	pl.startPumps()
+
+	final := loop(p, sigs, jc, pl)
+	jc.relay.finish()
+	jc.childGone()
+	pl.finish() // drain what the child wrote, however slow the reader
+	p.release()
+	return result(p.start, final, usePTY), nil
 }
 
-// ctyIndex returns the child fd number that is the pty slave (0, 1 or 2).
-func ctyIndex(cmd *exec.Cmd, tty *os.File) int {
-	if f, ok := cmd.Stdin.(*os.File); ok && f == tty {
-		return 0
+// loop passes signals on and handles the child's stops until it is gone.
+func loop(p *proc, sigs *signals, jc *jobControl, pl *plumbing) waitEvent {
+	for {
+		select {
+		case ev := <-p.events:
+			switch {
+			case ev.err != nil, ev.ws.Exited(), ev.ws.Signaled():
+				return ev
+			case ev.ws.Stopped():
+				jc.childStopped(ev.ws.StopSignal())
+			}
+		case sig := <-sigs.c:
+			s := sig.(syscall.Signal)
+			switch s {
+			case syscall.SIGPIPE:
+				// Only noted: gtrun must not die of it; the pumps see EPIPE.
+			case syscall.SIGCONT:
+				if !jc.ownContinue() {
+					syscall.Kill(-jc.child, s)
+				}
+			case syscall.SIGWINCH:
+				pl.resize()
+				syscall.Kill(-jc.child, s)
+			default:
+				syscall.Kill(-jc.child, s)
+			}
+		case <-jc.resizeTick():
+			if pl.resize() {
+				syscall.Kill(-jc.child, syscall.SIGWINCH)
+			}
+			jc.relay.check()
+		}
 	}
-	return 1
+}
+
+func result(start time.Time, ev waitEvent, usePTY bool) Result {
+	r := Result{Start: start, End: time.Now(), PTY: usePTY}
+	if ev.err != nil {
+		r.ExitCode = 125
+		return r
+	}
+	if ev.ws.Signaled() {
+		r.Signal = ev.ws.Signal()
+		r.ExitCode = 128 + int(r.Signal)
+	} else {
+		r.ExitCode = ev.ws.ExitStatus()
+	}
+	r.UserCPU = time.Duration(ev.ru.Utime.Nano())
+	r.SysCPU = time.Duration(ev.ru.Stime.Nano())
+	r.MaxRSSKB = maxRSSKB(ev.ru.Maxrss)
+	return r
 }

@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"os/signal"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -23,10 +24,43 @@ import (
 // runs wrap.Run on its arguments and exits with the child's status, so
 // signal and orphan tests exercise a real separate process.
 func TestMain(m *testing.M) {
+	if len(os.Args) == 3 && os.Args[1] == counterArg {
+		os.Exit(counterMain(os.Args[2]))
+	}
 	if os.Getenv("GTRUN_WRAP_HELPER") != "" {
 		os.Exit(helperMain(os.Args[1:]))
 	}
 	os.Exit(m.Run())
+}
+
+// counterArg as the first argument makes the test binary the counting
+// child (counterMain); the wrapper's environment is inherited, so it
+// cannot be the switch.
+const counterArg = "gtrun-wrap-counter"
+
+// counterMain is a child that logs every signal it receives, one line per
+// delivery, and exits 0 once DIR/stop exists. Unlike a shell trap (which
+// runs once for signals that arrive during one command), it shows a
+// duplicate delivery.
+func counterMain(dir string) int {
+	c := make(chan os.Signal, 64)
+	signal.Notify(c, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP, syscall.SIGUSR1, syscall.SIGQUIT, syscall.SIGWINCH)
+	log, err := os.OpenFile(filepath.Join(dir, "log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	if err != nil {
+		return 3
+	}
+	fmt.Fprintln(log, "ready")
+	tick := time.NewTicker(5 * time.Millisecond)
+	for {
+		select {
+		case s := <-c:
+			fmt.Fprintln(log, "got", s.(syscall.Signal).String())
+		case <-tick.C:
+			if _, err := os.Stat(filepath.Join(dir, "stop")); err == nil {
+				return 0
+			}
+		}
+	}
 }
 
 func helperMain(args []string) int {
@@ -62,59 +96,105 @@ func helperMain(args []string) int {
 	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
+		return res.ExitCode
 	}
-	return res.ExitCode
+	return ExitLike(res) // as gtrun does: a signal death is re-raised
 }
+
+// noExitSleep: a -race binary sleeps a second at exit while goroutines
+// remain; the helper is measured, and run thousands of times.
+const noExitSleep = "GORACE=atexit_sleep_ms=0"
 
 func helper(t *testing.T, env []string, args ...string) *exec.Cmd {
 	t.Helper()
 	cmd := exec.Command(os.Args[0], args...)
-	cmd.Env = append(append(os.Environ(), "GTRUN_WRAP_HELPER=1"), env...)
+	cmd.Env = append(append(os.Environ(), "GTRUN_WRAP_HELPER=1", noExitSleep), env...)
 	return cmd
 }
 
+// exitCode is the shell's $? for a finished command: 128+N for a death by
+// signal N.
 func exitCode(err error) int {
 	if err == nil {
 		return 0
 	}
 	if ee, ok := err.(*exec.ExitError); ok {
+		if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+			return 128 + int(ws.Signal())
+		}
 		return ee.ExitCode()
 	}
 	return -1
+}
+
+// signaled reports the signal a finished command died of, or 0.
+func signaled(err error) syscall.Signal {
+	if ee, ok := err.(*exec.ExitError); ok {
+		if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+			return ws.Signal()
+		}
+	}
+	return 0
 }
 
 func TestExitCodes(t *testing.T) {
 	dir := t.TempDir()
 	noexec := filepath.Join(dir, "noexec")
 	os.WriteFile(noexec, []byte("#!/bin/sh\n"), 0o644)
+	// An executable script without "#!": the shell (and execvp) run it with sh.
+	bangless := filepath.Join(dir, "bangless")
+	os.WriteFile(bangless, []byte("echo from-sh \"$0\" \"$1\"\nexit 5\n"), 0o755)
+	binary := filepath.Join(dir, "binary")
+	os.WriteFile(binary, []byte("\x7fELF\x00\x01garbage\n"), 0o755)
+	// PATH has only a non-executable file of that name: bash says 126.
+	pathDir := filepath.Join(dir, "bin")
+	os.Mkdir(pathDir, 0o755)
+	os.WriteFile(filepath.Join(pathDir, "gtrun-mode644"), []byte("#!/bin/sh\n"), 0o644)
 	cases := []struct {
 		name string
 		args []string
 		want int
+		sig  syscall.Signal // the helper must die of it (ExitLike)
 		msg  string
+		out  string
 	}{
-		{"ok", []string{"sh", "-c", "exit 0"}, 0, ""},
-		{"one", []string{"sh", "-c", "exit 1"}, 1, ""},
-		{"three", []string{"sh", "-c", "exit 3"}, 3, ""},
-		{"255", []string{"sh", "-c", "exit 255"}, 255, ""},
-		{"sigkill", []string{"sh", "-c", "kill -KILL $$"}, 128 + 9, ""},
-		{"sigterm", []string{"sh", "-c", "kill -TERM $$"}, 128 + 15, ""},
-		{"not found", []string{"gtrun-no-such-command"}, 127, "gtrun-no-such-command: command not found"},
-		{"missing path", []string{filepath.Join(dir, "nope")}, 127, "No such file or directory"},
-		{"not executable", []string{noexec}, 126, "Permission denied"},
-		{"directory", []string{dir}, 126, "Is a directory"},
+		{"ok", []string{"sh", "-c", "exit 0"}, 0, 0, "", ""},
+		{"one", []string{"sh", "-c", "exit 1"}, 1, 0, "", ""},
+		{"three", []string{"sh", "-c", "exit 3"}, 3, 0, "", ""},
+		{"255", []string{"sh", "-c", "exit 255"}, 255, 0, "", ""},
+		{"sigkill", []string{"sh", "-c", "kill -KILL $$"}, 128 + 9, syscall.SIGKILL, "", ""},
+		{"sigterm", []string{"sh", "-c", "kill -TERM $$"}, 128 + 15, syscall.SIGTERM, "", ""},
+		{"sigusr1", []string{"sh", "-c", "kill -USR1 $$"}, 128 + 10, syscall.SIGUSR1, "", ""},
+		{"sigsegv no core", []string{"sh", "-c", "kill -SEGV $$"}, 128 + 11, syscall.SIGSEGV, "", ""},
+		{"not found", []string{"gtrun-no-such-command"}, 127, 0, "gtrun-no-such-command: command not found", ""},
+		{"missing path", []string{filepath.Join(dir, "nope")}, 127, 0, "No such file or directory", ""},
+		{"not executable", []string{noexec}, 126, 0, "Permission denied", ""},
+		{"mode 644 on PATH", []string{"gtrun-mode644"}, 126, 0, "Permission denied", ""},
+		{"directory", []string{dir}, 126, 0, "Is a directory", ""},
+		{"script without #!", []string{bangless, "arg"}, 5, 0, "", "from-sh " + bangless + " arg\n"},
+		{"binary garbage", []string{binary}, 126, 0, "cannot execute binary file", ""},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			cmd := helper(t, []string{"GTRUN_WRAP_PTY=off"}, c.args...)
-			var stderr bytes.Buffer
-			cmd.Stderr = &stderr
-			got := exitCode(cmd.Run())
-			if got != c.want {
+			cmd := helper(t, []string{"GTRUN_WRAP_PTY=off", "PATH=" + pathDir + ":" + os.Getenv("PATH")}, c.args...)
+			cmd.Dir = dir // a core file, if any, would land here
+			var stdout, stderr bytes.Buffer
+			cmd.Stdout, cmd.Stderr = &stdout, &stderr
+			err := cmd.Run()
+			if got := exitCode(err); got != c.want {
 				t.Fatalf("exit %d, want %d (stderr %q)", got, c.want, stderr.String())
+			}
+			if got := signaled(err); got != c.sig {
+				t.Fatalf("wrapper died of signal %d, want %d: the caller must see the child's signal death", got, c.sig)
 			}
 			if c.msg != "" && (!strings.Contains(stderr.String(), c.msg) || strings.Count(stderr.String(), "\n") != 1) {
 				t.Fatalf("stderr %q, want one line containing %q", stderr.String(), c.msg)
+			}
+			if c.out != "" && stdout.String() != c.out {
+				t.Fatalf("stdout %q, want %q", stdout.String(), c.out)
+			}
+			if ents, _ := filepath.Glob(filepath.Join(dir, "core*")); len(ents) > 0 {
+				t.Fatalf("core file left behind: %v", ents)
 			}
 		})
 	}
@@ -225,29 +305,81 @@ func waitFile(t *testing.T, path string, ok func(string) bool) string {
 	}
 }
 
+// waitLog waits until the counter's log has line.
+func waitLog(t *testing.T, dir, line string, n int) {
+	t.Helper()
+	waitFile(t, filepath.Join(dir, "log"), func(s string) bool { return strings.Count(s, line+"\n") >= n })
+}
+
+// countGot counts the deliveries of sig in the counter's log.
+func countGot(dir string, sig syscall.Signal) int {
+	b, _ := os.ReadFile(filepath.Join(dir, "log"))
+	return strings.Count(string(b), "got "+sig.String()+"\n")
+}
+
+// waitStopped waits until process pid is stopped.
+func waitStopped(t *testing.T, pid int) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+		if f := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+1:])); len(f) > 0 && f[0] == "T" {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("process %d did not stop: %q", pid, b)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// deliveredOnce checks that send() makes the counting child (counterMain)
+// see sig exactly once. A duplicate would come from two paths (the kernel
+// delivering to the child directly, and the wrapper forwarding), normally
+// microseconds apart, where it would merge with the first while pending.
+// So the wrapper is held stopped while send() runs: a direct copy reaches
+// the child at once (and is counted before a marker sent straight to the
+// child), a forwarded copy only once the wrapper continues; a second
+// marker, forwarded by the wrapper after sig, closes the count.
+func deliveredOnce(t *testing.T, wrapper, child int, dir string, sig syscall.Signal, send func()) {
+	t.Helper()
+	const marker = syscall.SIGWINCH // numbered above every signal under test
+	syscall.Kill(wrapper, syscall.SIGSTOP)
+	waitStopped(t, wrapper)
+	send()
+	syscall.Kill(child, marker)
+	waitLog(t, dir, "got "+marker.String(), 1)
+	syscall.Kill(wrapper, syscall.SIGCONT)
+	waitLog(t, dir, "got "+sig.String(), 1)
+	syscall.Kill(wrapper, marker)
+	waitLog(t, dir, "got "+marker.String(), 2)
+	if n := countGot(dir, sig); n != 1 {
+		b, _ := os.ReadFile(filepath.Join(dir, "log"))
+		t.Fatalf("child saw %v %d times; its log:\n%s", sig, n, b)
+	}
+}
+
+// A signal sent to the wrapper's whole process group (as a shell's
+// `kill %1` does) reaches the child exactly once. The child counts every
+// delivery and ends another way (a stop file), so a duplicate shows.
 func TestSignalsForwardedOnce(t *testing.T) {
 	for _, sig := range []syscall.Signal{syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP, syscall.SIGUSR1} {
 		t.Run(sig.String(), func(t *testing.T) {
 			dir := t.TempDir()
-			logf := filepath.Join(dir, "log")
-			script := fmt.Sprintf(`trap 'echo got >> %s; exit 7' %d; echo ready > %s.ready; while :; do sleep 0.05; done`, logf, int(sig), logf)
-			cmd := helper(t, []string{"GTRUN_WRAP_PTY=off"}, "sh", "-c", script)
-			// gtrun in its own group, as a shell would start it; signal the
-			// whole group: the child must still see the signal exactly once.
+			pidf := filepath.Join(dir, "pid")
+			cmd := helper(t, []string{"GTRUN_WRAP_PTY=off", "GTRUN_WRAP_PIDFILE=" + pidf}, os.Args[0], counterArg, dir)
+			// gtrun in its own group, as a shell would start it.
 			cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 			if err := cmd.Start(); err != nil {
 				t.Fatal(err)
 			}
-			waitFile(t, logf+".ready", func(s string) bool { return s != "" })
-			syscall.Kill(-cmd.Process.Pid, sig)
-			code := exitCode(cmd.Wait())
-			if code != 7 {
-				t.Fatalf("exit %d, want the child's 7", code)
-			}
-			time.Sleep(100 * time.Millisecond) // a duplicate would arrive by now
-			got, _ := os.ReadFile(logf)
-			if string(got) != "got\n" {
-				t.Fatalf("child saw the signal %d times", strings.Count(string(got), "got"))
+			defer cmd.Process.Kill()
+			waitLog(t, dir, "ready", 1)
+			child, _ := strconv.Atoi(waitFile(t, pidf, func(s string) bool { return s != "" }))
+			deliveredOnce(t, cmd.Process.Pid, child, dir, sig, func() { syscall.Kill(-cmd.Process.Pid, sig) })
+			os.WriteFile(filepath.Join(dir, "stop"), nil, 0o600)
+			if code := exitCode(cmd.Wait()); code != 0 {
+				t.Fatalf("exit %d, want the child's 0", code)
 			}
 		})
 	}
@@ -340,32 +472,62 @@ func TestPTYSeenByChild(t *testing.T) {
 	}
 }
 
+// A resize of the user's terminal reaches the child with the new size: in
+// inherit mode from the kernel; in PTY mode through gtrun, which resizes
+// the output PTY first (the child reads its size from stdout there); and
+// in PTY mode after the child took the terminal (it read a line), when
+// the kernel signals the child directly and gtrun must notice by itself.
+// Nobody sends SIGWINCH by hand: resizing the terminal does.
 func TestPTYResize(t *testing.T) {
-	dir := t.TempDir()
-	ready := filepath.Join(dir, "ready")
-	script := fmt.Sprintf(`trap 'stty size > %s/size' WINCH; stty size > %s; while [ ! -s %s/size ]; do sleep 0.05; done; cat %s/size`, dir, ready, dir, dir)
-	got := runOnPTY(t, nil, 24, 80, func(ptmx *os.File, cmd *exec.Cmd, _ *screen) {
-		waitFile(t, ready, func(s string) bool { return strings.Contains(s, "24 80") })
-		pty.Setsize(ptmx, &pty.Winsize{Rows: 40, Cols: 132})
-		cmd.Process.Signal(syscall.SIGWINCH)
-	}, "sh", "-c", script)
-	if !strings.Contains(got, "40 132") {
-		t.Fatalf("resize not seen: %q", got)
+	cases := []struct {
+		name, pty, read string
+	}{
+		{"inherit", "auto", ""},
+		{"pty", "on", ""},
+		{"pty after handover", "on", "IFS= read -r x; "},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			dir := t.TempDir()
+			ready := filepath.Join(dir, "ready")
+			// "stty size <&1" reads the size of the terminal the child writes to.
+			script := fmt.Sprintf(`trap 'stty size <&1 >> %s/size' WINCH; %sstty size <&1 > %s; while ! grep -q '40 132' %s/size 2>/dev/null; do sleep 0.02; done; echo resized`, dir, c.read, ready, dir)
+			got := runOnPTY(t, []string{"GTRUN_WRAP_PTY=" + c.pty}, 24, 80, func(ptmx *os.File, cmd *exec.Cmd, _ *screen) {
+				if c.read != "" {
+					ptmx.Write([]byte("go\r"))
+				}
+				waitFile(t, ready, func(s string) bool { return strings.Contains(s, "24 80") })
+				pty.Setsize(ptmx, &pty.Winsize{Rows: 40, Cols: 132})
+			}, "sh", "-c", script)
+			if !strings.Contains(got, "resized") {
+				sizes, _ := os.ReadFile(filepath.Join(dir, "size"))
+				t.Fatalf("resize not seen: screen %q, sizes seen %q", got, sizes)
+			}
+		})
 	}
 }
 
+// Ctrl-C typed on the user's terminal reaches the child exactly once:
+// with the terminal handed to the child (inherit) and with gtrun keeping
+// it and forwarding (PTY mode, Capture).
 func TestPTYCtrlCOnce(t *testing.T) {
-	dir := t.TempDir()
-	logf := filepath.Join(dir, "log")
-	script := fmt.Sprintf(`trap 'echo int >> %s; exit 9' INT; echo ready > %s.ready; while :; do sleep 0.05; done`, logf, logf)
-	runOnPTY(t, nil, 24, 80, func(ptmx *os.File, cmd *exec.Cmd, _ *screen) {
-		waitFile(t, logf+".ready", func(s string) bool { return s != "" })
-		ptmx.Write([]byte{3}) // Ctrl-C typed on the user's terminal
-		waitFile(t, logf, func(s string) bool { return s != "" })
-	}, "sh", "-c", script)
-	time.Sleep(100 * time.Millisecond)
-	if got, _ := os.ReadFile(logf); string(got) != "int\n" {
-		t.Fatalf("Ctrl-C reached the child %d times", strings.Count(string(got), "int"))
+	for _, capture := range []bool{false, true} {
+		t.Run(fmt.Sprintf("capture=%v", capture), func(t *testing.T) {
+			dir := t.TempDir()
+			pidf := filepath.Join(dir, "pid")
+			env := []string{"GTRUN_WRAP_PIDFILE=" + pidf}
+			if capture {
+				env = append(env, "GTRUN_WRAP_CAPTURE="+filepath.Join(dir, "cap"))
+			}
+			runOnPTY(t, env, 24, 80, func(ptmx *os.File, cmd *exec.Cmd, _ *screen) {
+				waitLog(t, dir, "ready", 1)
+				child, _ := strconv.Atoi(waitFile(t, pidf, func(s string) bool { return s != "" }))
+				deliveredOnce(t, cmd.Process.Pid, child, dir, syscall.SIGINT, func() {
+					ptmx.Write([]byte{3}) // Ctrl-C typed on the user's terminal
+				})
+				os.WriteFile(filepath.Join(dir, "stop"), nil, 0o600)
+			}, os.Args[0], counterArg, dir)
+		})
 	}
 }
 
