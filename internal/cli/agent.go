@@ -15,8 +15,8 @@ import (
 	"github.com/gastown/gtrun/internal/runenv"
 	"github.com/gastown/gtrun/internal/state"
 	"github.com/gastown/gtrun/internal/transcripts"
+	"github.com/gastown/gtrun/internal/wrap"
 )
-
 
 type agentOptions struct {
 	agentType, role, rig, session string
@@ -30,7 +30,7 @@ func newAgentCmd(ios IOStreams) *cobra.Command {
 		Short: "Launch a coding agent: agent.instantiate, and agent-log beside it when GT_LOG_AGENT_OUTPUT=true",
 		Args:  cobra.MinimumNArgs(1),
 		RunE: func(c *cobra.Command, args []string) error {
-			return exitCode(runAgent(c.Context(), ios, o, args))
+			return exitResult(runAgent(c.Context(), ios, o, args))
 		},
 	}
 	f := cmd.Flags()
@@ -90,7 +90,7 @@ func gitInfo(dir string) (branch, commit string) {
 	return out("rev-parse", "--abbrev-ref", "HEAD"), out("rev-parse", "HEAD")
 }
 
-func runAgent(ctx context.Context, ios IOStreams, o *agentOptions, argv []string) int {
+func runAgent(ctx context.Context, ios IOStreams, o *agentOptions, argv []string) wrap.Result {
 	t := newTelemetry(ios, "")
 	or := func(v, envKey string) string {
 		if v != "" {
@@ -137,7 +137,7 @@ func runAgent(ctx context.Context, ios IOStreams, o *agentOptions, argv []string
 		argv = append(append([]string{argv[0]}, n.Args...), argv[1:]...)
 		env = append(env, n.Env...)
 	}
-	code := runWrapped(ctx, ios, &runOptions{argv: argv, runID: t.runID, extraEnv: env})
+	res := runWrapped(ctx, ios, &runOptions{argv: argv, runID: t.runID, extraEnv: env})
 	if logger != nil {
 		// Final drain: agent-log reads what is left, flushes held usage and
 		// commits on SIGTERM.
@@ -151,7 +151,7 @@ func runAgent(ctx context.Context, ios IOStreams, o *agentOptions, argv []string
 			<-done
 		}
 	}
-	return code
+	return res
 }
 
 // startAgentLog starts `gtrun agent-log` detached (its own session, so it

@@ -26,7 +26,6 @@ type agentLogOptions struct {
 	quiet                                       time.Duration
 }
 
-
 func newAgentLogCmd(ios IOStreams) *cobra.Command {
 	o := &agentLogOptions{}
 	cmd := &cobra.Command{

@@ -15,6 +15,8 @@ import (
 	"strings"
 
 	"github.com/spf13/cobra"
+
+	"github.com/gastown/gtrun/internal/wrap"
 )
 
 // Version is set with -ldflags "-X github.com/gastown/gtrun/internal/cli.Version=…".
@@ -46,7 +48,8 @@ func System() IOStreams {
 // exitError carries an exit status through cobra.
 type exitError struct {
 	code int
-	msg  string // printed as "gtrun: msg" unless empty
+	msg  string       // printed as "gtrun: msg" unless empty
+	res  *wrap.Result // a wrapped child's end: gtrun ends as it did
 }
 
 func (e *exitError) Error() string { return e.msg }
@@ -67,10 +70,18 @@ func Main() int {
 			defer func() { pprof.StopCPUProfile(); f.Close() }()
 		}
 	}
-	return run(context.Background(), os.Args, System())
+	code, res := run(context.Background(), os.Args, System())
+	if res != nil && res.Signal != 0 {
+		pprof.StopCPUProfile()
+		// The very last thing, telemetry already journaled: a child killed
+		// by a signal makes gtrun die of it, so a shell sees it as bare.
+		return wrap.ExitLike(*res)
+	}
+	return code
 }
 
-func run(ctx context.Context, argv []string, ios IOStreams) int {
+// run runs gtrun with argv; a wrapped child's end comes back with its code.
+func run(ctx context.Context, argv []string, ios IOStreams) (int, *wrap.Result) {
 	name := filepath.Base(argv[0])
 	if name != "gtrun" && !strings.HasPrefix(name, "gtrun.") && !strings.HasSuffix(name, ".test") {
 		return runShim(ctx, name, argv[1:], ios)
@@ -78,24 +89,25 @@ func run(ctx context.Context, argv []string, ios IOStreams) int {
 	// The hot path: `gtrun CMD ARGS...` wraps CMD without building the
 	// command tree (a wrapped call's every microsecond is the user's).
 	if len(argv) > 1 && !strings.HasPrefix(argv[1], "-") && !isCommand(argv[1]) {
-		return runWrapped(ctx, ios, &runOptions{argv: argv[1:]})
+		res := runWrapped(ctx, ios, &runOptions{argv: argv[1:]})
+		return res.ExitCode, &res
 	}
 	root := newRoot(ios)
 	root.SetArgs(rewriteImplicitRun(root, argv[1:]))
 	err := root.ExecuteContext(ctx)
 	if err == nil {
-		return 0
+		return 0, nil
 	}
 	var ee *exitError
 	if errors.As(err, &ee) {
 		if ee.msg != "" {
 			fmt.Fprintf(ios.Err, "gtrun: %s\n", ee.msg)
 		}
-		return ee.code
+		return ee.code, ee.res
 	}
 	// cobra's own errors (unknown flag, bad args) are usage errors.
 	fmt.Fprintf(ios.Err, "gtrun: %v\nRun 'gtrun --help' for usage.\n", err)
-	return 2
+	return 2, nil
 }
 
 func newRoot(ios IOStreams) *cobra.Command {

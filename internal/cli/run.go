@@ -40,7 +40,7 @@ func newRunCmd(ios IOStreams) *cobra.Command {
 				return usageErr("--pty and --no-pty exclude each other")
 			}
 			o.argv = args
-			return exitCode(runWrapped(c.Context(), ios, o))
+			return exitResult(runWrapped(c.Context(), ios, o))
 		},
 	}
 	cmd.Flags().SetInterspersed(false)
@@ -59,9 +59,18 @@ func exitCode(code int) error {
 	return &exitError{code: code}
 }
 
-// runWrapped runs one child under gtrun and exports its call. It returns
-// the child's exit status (or gtrun's 125/126/127 when it did not start).
-func runWrapped(ctx context.Context, ios IOStreams, o *runOptions) int {
+// exitResult is exitCode for a wrapped child: gtrun ends as it ended (a
+// signal death included, wrap.ExitLike).
+func exitResult(res wrap.Result) error {
+	if res.ExitCode == 0 {
+		return nil
+	}
+	return &exitError{code: res.ExitCode, res: &res}
+}
+
+// runWrapped runs one child under gtrun and records its call. It returns
+// how the child ended (exit status 125/126/127 when it did not start).
+func runWrapped(ctx context.Context, ios IOStreams, o *runOptions) wrap.Result {
 	t := newTelemetry(ios, o.runID)
 	defer t.x.Close()
 
@@ -136,7 +145,7 @@ func runWrapped(ctx context.Context, ios IOStreams, o *runOptions) int {
 		}
 		t.x.Emit(r)
 	}
-	return res.ExitCode
+	return res
 }
 
 func oneLine(err error) string {

@@ -21,7 +21,6 @@ import (
 	"github.com/gastown/gtrun/internal/wrap"
 )
 
-
 // sessionInfo is what `session start` leaves for `session stop` and the
 // in-pane wrapper (state/sessions/NAME.json).
 type sessionInfo struct {

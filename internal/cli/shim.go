@@ -9,6 +9,8 @@ import (
 	"strings"
 
 	"github.com/spf13/cobra"
+
+	"github.com/gastown/gtrun/internal/wrap"
 )
 
 // shimPIDVar marks a child started by a shim, so a shim that finds itself
@@ -17,21 +19,22 @@ const shimPIDVar = "GTRUN_SHIM_PID"
 
 // runShim is gtrun invoked through a link named NAME (e.g. bd): it wraps
 // the real NAME found on PATH after skipping gtrun itself.
-func runShim(ctx context.Context, name string, args []string, ios IOStreams) int {
+func runShim(ctx context.Context, name string, args []string, ios IOStreams) (int, *wrap.Result) {
 	if os.Getenv(shimPIDVar) == strconv.Itoa(os.Getppid()) {
 		fmt.Fprintf(ios.Err, "gtrun: shim %s: the %s found on PATH is gtrun again (recursion); put the real %s on PATH after the shim directory\n", name, name, name)
-		return 127
+		return 127, nil
 	}
 	path, err := findReal(name)
 	if err != nil {
 		fmt.Fprintf(ios.Err, "gtrun: shim %s: %v\n", name, err)
-		return 127
+		return 127, nil
 	}
-	return runWrapped(ctx, ios, &runOptions{
+	res := runWrapped(ctx, ios, &runOptions{
 		argv:     append([]string{name}, args...),
 		path:     path,
 		extraEnv: []string{shimPIDVar + "=" + strconv.Itoa(os.Getpid())},
 	})
+	return res.ExitCode, &res
 }
 
 // findReal looks NAME up on PATH, skipping every entry that is gtrun itself

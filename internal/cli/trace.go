@@ -19,7 +19,6 @@ import (
 	"github.com/gastown/gtrun/internal/runview"
 )
 
-
 type viewOptions struct {
 	queryURL string
 	json     bool

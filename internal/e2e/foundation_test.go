@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -86,6 +87,10 @@ func TestCmdCallAndExitStatus(t *testing.T) {
 		r := e.run("", c.args...)
 		if r.code != c.code {
 			t.Fatalf("%v: exit %d want %d (%q)", c.args, r.code, c.code, r.stderr)
+		}
+		// A child killed by a signal: gtrun dies of it too, as a shell needs.
+		if (c.code == 143) != (r.signal == syscall.SIGTERM) {
+			t.Fatalf("%v: gtrun ended by signal %v", c.args, r.signal)
 		}
 	}
 	recs := vl.WaitCount(t, `_msg:"cmd.call" AND "run.id":="run-cmd-1"`, 4, 20*time.Second)

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
+	"syscall"
 	"testing"
 )
 
@@ -106,7 +107,8 @@ func (e *env) list() []string {
 }
 
 type result struct {
-	code           int
+	code           int // as a shell reports it: 128+N for a death by signal N
+	signal         syscall.Signal
 	stdout, stderr string
 }
 
@@ -121,11 +123,15 @@ func (e *env) run(stdin string, args ...string) result {
 	var so, se bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &so, &se
 	err := cmd.Run()
-	code := 0
+	code, sig := 0, syscall.Signal(0)
 	if ee, ok := err.(*exec.ExitError); ok {
 		code = ee.ExitCode()
+		if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+			sig = ws.Signal()
+			code = 128 + int(sig)
+		}
 	} else if err != nil {
 		e.t.Fatalf("gtrun %v: %v", args, err)
 	}
-	return result{code, so.String(), se.String()}
+	return result{code, sig, so.String(), se.String()}
 }
