@@ -41,6 +41,9 @@ from the group's first record to its last.`,
 			if since <= 0 {
 				return usageErr("cost: --since must be positive")
 			}
+			if run != "" && !c.Flags().Changed("since") {
+				since = 0 // a run's records, however old
+			}
 			base, err := o.base()
 			if err != nil {
 				return exitf(1, "cost: %v", err)
@@ -72,13 +75,16 @@ from the group's first record to its last.`,
 	}
 	o.flags(cmd)
 	cmd.Flags().StringVar(&by, "by", "bead", "group by run, bead, role, rig, agent or model")
-	cmd.Flags().DurationVar(&since, "since", 24*time.Hour, "how far back")
+	cmd.Flags().DurationVar(&since, "since", 24*time.Hour, "how far back (with --run: all of the run unless given)")
 	cmd.Flags().StringVar(&run, "run", "", "only this run's records")
 	return cmd
 }
 
 // shortDuration prints 24h, 1h30m, 90m as 1h30m: no trailing zero units.
 func shortDuration(d time.Duration) string {
+	if d <= 0 {
+		return "all time"
+	}
 	s := d.String()
 	if strings.HasSuffix(s, "m0s") {
 		s = strings.TrimSuffix(s, "0s")

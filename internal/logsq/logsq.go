@@ -132,7 +132,10 @@ func CostQuery(by string, since time.Duration, run string) (groups, total string
 	if !ok {
 		return "", "", "", fmt.Errorf("cannot group by %q (run, bead, role, rig, agent or model)", by)
 	}
-	filter := fmt.Sprintf(`_time:%ds "run.id":*`, max(int(since.Seconds()), 1))
+	filter := `"run.id":*`
+	if since > 0 {
+		filter = fmt.Sprintf(`_time:%ds `, max(int(since.Seconds()), 1)) + filter
+	}
 	if run != "" {
 		filter += ` AND "run.id":=` + Quote(run)
 	}

@@ -163,7 +163,10 @@ func RenderCost(w io.Writer, rep CostReport, o Options) {
 	if title == "" {
 		title = strings.ToUpper(rep.By)
 	}
-	head := fmt.Sprintf("cost by %s · last %s", rep.By, rep.Since)
+	head := "cost by " + rep.By
+	if rep.Since != "all time" {
+		head += " · last " + rep.Since
+	}
 	if rep.Run != "" {
 		head += " · run " + rep.Run
 	}
