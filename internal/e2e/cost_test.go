@@ -187,6 +187,7 @@ func TestCostByBeadAndTurnSpans(t *testing.T) {
 			strings.Contains(txt.stdout, "$0.00") || !strings.Contains(txt.stdout, "gt-cost-a") {
 			t.Errorf("cost --width %s:\n%+v", width, txt)
 		}
+		t.Logf("gtrun cost --by bead --width %s:\n%s", width, txt.stdout)
 	}
 	for _, by := range []string{"run", "role", "rig", "agent", "model"} {
 		if r := base.run("", "cost", "--by", by, "--run", costRun, "--json"); r.code != 0 || !strings.Contains(r.stdout, `"total"`) {

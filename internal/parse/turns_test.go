@@ -146,7 +146,7 @@ func TestTurnsRestoreSplitAnywhere(t *testing.T) {
 		step int
 	}{
 		{claudeFixtures[0], func() Transcript { return NewClaude(TranscriptOptions{}) }, 1},
-		{claudeFixtures[1], func() Transcript { return NewClaude(TranscriptOptions{}) }, 3},
+		{claudeFixtures[1], func() Transcript { return NewClaude(TranscriptOptions{}) }, 7},
 		{claudeFixtures[2], func() Transcript { return NewClaude(TranscriptOptions{Subagent: true}) }, 1},
 		{codexFixture, func() Transcript { return NewCodex(TranscriptOptions{}) }, 1},
 	} {

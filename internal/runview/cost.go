@@ -206,7 +206,7 @@ func RenderCost(w io.Writer, rep CostReport, o Options) {
 			cells := []string{key, num(r.Responses), num(r.Input), num(r.Output), num(r.CacheRead), num(r.CacheWrite),
 				costCell(r.CostUSD, r.Unpriced, r.Responses), num(r.Calls), num(r.Errors)}
 			if wall {
-				cells = append(cells, dur(r.Wall()))
+				cells = append(cells, wallDur(r.Wall()))
 			}
 			table = append(table, cells)
 		}
@@ -305,4 +305,12 @@ func wrapWords(s string, width int) []string {
 		out = append(out, trim(fit(cur, width)))
 	}
 	return out
+}
+
+// wallDur is dur, in days and hours from two days up.
+func wallDur(d time.Duration) string {
+	if d >= 48*time.Hour {
+		return fmt.Sprintf("%dd%dh", d/(24*time.Hour), (d%(24*time.Hour))/time.Hour)
+	}
+	return dur(d)
 }

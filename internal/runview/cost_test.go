@@ -9,6 +9,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 	"unicode/utf8"
 )
 
@@ -123,6 +124,11 @@ func TestCostRows(t *testing.T) {
 	}
 	if w := by["gt-ehp"].Wall().String(); w != "42m13.5s" {
 		t.Fatal(w)
+	}
+	for d, want := range map[time.Duration]string{1500 * time.Millisecond: "1.50s", 50 * time.Hour: "2d2h", 8819 * time.Hour: "367d11h"} {
+		if got := wallDur(d); got != want {
+			t.Errorf("wallDur(%v) = %q want %q", d, got, want)
+		}
 	}
 	for v, want := range map[float64]string{0: "$0", 6.2139: "$6.21", 0.09264: "$0.0926", 0.00004: "<$0.0001", 123.456: "$123.46"} {
 		if got := FormatUSD(v); got != want {
