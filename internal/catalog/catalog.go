@@ -6,6 +6,7 @@ package catalog
 
 import (
 	"fmt"
+	"math"
 	"sort"
 	"strconv"
 	"strings"
@@ -20,9 +21,10 @@ const (
 	String Kind = iota
 	Int
 	Bool
+	Float
 )
 
-func (k Kind) String() string { return [...]string{"string", "int", "bool"}[k] }
+func (k Kind) String() string { return [...]string{"string", "int", "bool", "float"}[k] }
 
 // Field is one attribute of an event.
 type Field struct {
@@ -39,8 +41,9 @@ type Event struct {
 	// keys, taken from the record ("status" is the record's status).
 	Counter string
 	Labels  []string
-	// CounterBy, when set, names the integer attribute the counter moves by
-	// (instead of one per record).
+	// CounterBy, when set, names the numeric (int or float) attribute the
+	// counter moves by (instead of one per record); a record without it
+	// does not move the counter.
 	CounterBy string
 	// Histogram, when set, records the record's duration_ms with HistLabels.
 	Histogram  string
@@ -62,10 +65,17 @@ func rs(n string) Field     { return Field{Name: n, Kind: String, Required: true
 func i(n string) Field      { return Field{Name: n, Kind: Int} }
 func ri(n string) Field     { return Field{Name: n, Kind: Int, Required: true} }
 func b(n string) Field      { return Field{Name: n, Kind: Bool} }
+func f(n string) Field      { return Field{Name: n, Kind: Float} }
 func fs(n ...Field) []Field { return n }
 
 // TokensCounter is moved by agent.usage records, once per token type.
 const TokensCounter = "gastown.agent.tokens.total"
+
+// CostCounter is moved by agent.usage records by their cost_usd: records
+// of a model without a price carry no cost_usd (cost_unknown_model names
+// the model instead) and do not move it, so it is never under-reported as
+// a cost of 0.
+const CostCounter = "gastown.agent.cost_usd.total"
 
 // TokenTypes maps agent.usage attributes to the `type` label of TokensCounter.
 var TokenTypes = []struct{ Attr, Type string }{
@@ -98,7 +108,12 @@ var events = []Event{
 		Counter: "gastown.agent.events.total", Labels: []string{"session", "event_type", "role"}},
 	{Name: "agent.usage", Fields: fs(s("session"), s("native_session_id"), s("model"), s("agent_type"), s("role"),
 		ri("input_tokens"), ri("output_tokens"), i("cache_read_tokens"), i("cache_creation_tokens"),
-		i("reasoning_output_tokens"), b("subagent"))},
+		i("reasoning_output_tokens"), b("subagent"),
+		// cache_creation_tokens is every cache write; this is its 1-hour share
+		// (priced at its own rate; the rest are 5-minute writes).
+		i("cache_creation_1h_tokens"),
+		f("cost_usd"), s("cost_unknown_model")),
+		Counter: CostCounter, Labels: []string{"agent_type", "role", "model"}, CounterBy: "cost_usd"},
 	{Name: "mail", Fields: fs(rs("operation"), s("msg.id"), s("msg.from"), s("msg.to"), s("msg.subject"),
 		s("msg.thread_id"), s("msg.priority"), s("msg.type"), s("msg.body")),
 		Counter: "gastown.mail.operations.total", Labels: []string{"status", "operation"}},
@@ -209,6 +224,12 @@ func (e *Event) Convert(key, val string) (any, error) {
 			return nil, fmt.Errorf("%s: %s=%q is not a boolean (true/false)", e.Name, key, val)
 		}
 		return v, nil
+	case Float:
+		v, err := strconv.ParseFloat(strings.TrimSpace(val), 64)
+		if err != nil || math.IsNaN(v) || math.IsInf(v, 0) {
+			return nil, fmt.Errorf("%s: %s=%q is not a number", e.Name, key, val)
+		}
+		return v, nil
 	}
 	return val, nil
 }
@@ -233,7 +254,9 @@ type Increment struct {
 }
 
 // Increments returns the metric movements a record causes: its counter by
-// one, its histogram by duration_ms, and token counters for agent.usage.
+// one (or by its CounterBy attribute: agent.usage moves the cost counter
+// by cost_usd), its histogram by duration_ms, and token counters for
+// agent.usage.
 // extra carries labels that come from the environment (role, agent_type)
 // when the record lacks them.
 func Increments(r event.Record) []Increment {

@@ -67,6 +67,15 @@ func vlUsage(t *testing.T, vl *backendtest.VL, run string) usageSums {
 	return usageSums{n("input"), n("output"), n("cr"), n("cc"), n("rs"), n("records")}
 }
 
+// flushed waits until the delivery agent has delivered everything e's
+// calls journaled (agent-log returns once its records are in the journal).
+func flushed(t *testing.T, e *env) {
+	t.Helper()
+	if r := e.run("", "flush"); r.code != 0 {
+		t.Fatalf("flush: %+v", r)
+	}
+}
+
 func agentLog(t *testing.T, e *env, workDir string, extra ...string) {
 	t.Helper()
 	r := e.run("", append([]string{"agent-log", "--session", "gt-gastown-Toast", "--work-dir", workDir, "--once"}, extra...)...)
@@ -112,6 +121,12 @@ func TestAgentLogClaudeTotalsExact(t *testing.T) {
 		}
 	}
 	vm.WaitValue(t, `sum(increase(gastown.agent.tokens.total{type="cache_read"}[100y]))`, 8641043, 20*time.Second)
+	// The 1-hour share of the cache writes (the spotter session's are all
+	// 1-hour writes), and every response priced.
+	cc := vl.Query(t, `_msg:"agent.usage" AND "run.id":="run-claude" | stats sum(cache_creation_1h_tokens) h1, count(cost_usd) priced, count() n`)
+	if len(cc) != 1 || cc[0]["h1"] != "13835" || cc[0]["priced"] != cc[0]["n"] {
+		t.Fatalf("1h cache writes / priced: %v", cc)
+	}
 }
 
 func TestAgentLogWrittenInTwoHalves(t *testing.T) {
@@ -130,6 +145,7 @@ func TestAgentLogWrittenInTwoHalves(t *testing.T) {
 	}
 	agentLog(t, e, "/src/deep-manifest")
 	agentLog(t, e, "/src/deep-manifest")
+	flushed(t, e)
 	got := vlUsage(t, vl, "run-halves")
 	if got.records == 0 {
 		t.Fatalf("no usage: %+v", got)
@@ -137,6 +153,7 @@ func TestAgentLogWrittenInTwoHalves(t *testing.T) {
 	// Compare with a one-pass read of the same files into another run.
 	e2 := newEnv(t).set("GT_OTEL_LOGS_URL", vl.OTLPURL, "GT_RUN", "run-whole", "CLAUDE_CONFIG_DIR", roots)
 	agentLog(t, e2, "/src/deep-manifest")
+	flushed(t, e2)
 	whole := vlUsage(t, vl, "run-whole")
 	if got != whole {
 		t.Fatalf("two halves %+v != one pass %+v", got, whole)
@@ -156,6 +173,7 @@ func TestAgentLogCodexExact(t *testing.T) {
 	for i := 0; i < 2; i++ {
 		agentLog(t, e, "/Users/Nikita_Levyankov/repos/EPMCDME/codemie-ai/codemie-code", "--agent", "codex")
 	}
+	flushed(t, e)
 	got := vlUsage(t, vl, "run-codex")
 	want := usageSums{input: 22474 - 14848, cacheRead: 14848, output: 300, reasoning: 128, records: 3}
 	if got != want {

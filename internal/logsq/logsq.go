@@ -90,6 +90,75 @@ func Run(ctx context.Context, base, runID string) ([]Record, error) {
 
 // Since returns the records of the last d, for `gtrun runs`.
 func Since(ctx context.Context, base string, d time.Duration) ([]Record, error) {
-	q := fmt.Sprintf(`_time:%ds "run.id":* | fields _time, _msg, run.id, status, duration_ms, gt.role, gt.session, session, session_id, input_tokens, output_tokens, cache_read_tokens, cache_creation_tokens`, int(d.Seconds()))
+	q := fmt.Sprintf(`_time:%ds "run.id":* | fields _time, _msg, run.id, status, duration_ms, gt.role, gt.session, session, session_id, input_tokens, output_tokens, cache_read_tokens, cache_creation_tokens, cost_usd, cost_unknown_model`, int(d.Seconds()))
 	return Query(ctx, base, q, 1000000)
+}
+
+// CostGroups are the groupings of `gtrun cost` and the field each groups
+// by. Role and rig fall back to the process's identity (gt.role, gt.rig)
+// on records that do not carry their own (bd.call has no role).
+var CostGroups = map[string]string{
+	"run":   "run.id",
+	"bead":  "gt.work_bead",
+	"role":  "role",
+	"rig":   "gt.work_rig",
+	"agent": "agent_type",
+	"model": "model",
+}
+
+// costFallback fills a grouping field that a record lacks.
+var costFallback = map[string]string{
+	"role": `| format if (role:="") "<gt.role>" as role `,
+	"rig":  `| format if (gt.work_rig:="") "<gt.rig>" as gt.work_rig `,
+}
+
+// costStats is the stats of one group: agent usage (tokens, the cost of the
+// priced responses, the responses and models without a price), calls and
+// errors, and the first and last record.
+const costStats = `count() if (_msg:="agent.usage") responses, ` +
+	`sum(input_tokens) if (_msg:="agent.usage") input, sum(output_tokens) if (_msg:="agent.usage") output, ` +
+	`sum(cache_read_tokens) if (_msg:="agent.usage") cache_read, sum(cache_creation_tokens) if (_msg:="agent.usage") cache_write, ` +
+	`count(cost_usd) if (_msg:="agent.usage") priced, sum(cost_usd) if (_msg:="agent.usage") cost, ` +
+	`count(cost_unknown_model) if (_msg:="agent.usage") unpriced, uniq_values(cost_unknown_model) if (_msg:="agent.usage") unpriced_models, ` +
+	`count() if (_msg:in("bd.call", "cmd.call")) calls, count() if (status:="error") errors, ` +
+	`min(_time) first, max(_time) last`
+
+// CostQuery returns the LogsQL of `gtrun cost`: the stats per group (by is
+// a CostGroups key) and the same stats over everything, over the records
+// of the last since (of one run when run is set). VictoriaLogs aggregates;
+// gtrun only reads the rows.
+func CostQuery(by string, since time.Duration, run string) (groups, total string, field string, err error) {
+	field, ok := CostGroups[by]
+	if !ok {
+		return "", "", "", fmt.Errorf("cannot group by %q (run, bead, role, rig, agent or model)", by)
+	}
+	filter := `"run.id":*`
+	if since > 0 {
+		filter = fmt.Sprintf(`_time:%ds `, max(int(since.Seconds()), 1)) + filter
+	}
+	if run != "" {
+		filter += ` AND "run.id":=` + Quote(run)
+	}
+	groups = filter + " " + costFallback[by] + "| stats by (" + Quote(field) + ") " + costStats
+	total = filter + " | stats " + costStats
+	return groups, total, field, nil
+}
+
+// Cost runs CostQuery: the groups' rows and the total's.
+func Cost(ctx context.Context, base, by string, since time.Duration, run string) (groups []Record, total Record, field string, err error) {
+	gq, tq, field, err := CostQuery(by, since, run)
+	if err != nil {
+		return nil, nil, "", err
+	}
+	if groups, err = Query(ctx, base, gq, 0); err != nil {
+		return nil, nil, "", err
+	}
+	tot, err := Query(ctx, base, tq, 0)
+	if err != nil {
+		return nil, nil, "", err
+	}
+	if len(tot) != 1 {
+		return nil, nil, "", fmt.Errorf("VictoriaLogs at %s: %d total rows, want 1", base, len(tot))
+	}
+	return groups, tot[0], field, nil
 }

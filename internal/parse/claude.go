@@ -2,6 +2,7 @@ package parse
 
 import (
 	"encoding/json"
+	"strings"
 	"time"
 
 	"github.com/gastown/gtrun/internal/event"
@@ -14,7 +15,11 @@ type claudeLine struct {
 	IsSidechain bool           `json:"isSidechain"`
 	IsMeta      bool           `json:"isMeta"`
 	RequestID   string         `json:"requestId"`
+	AgentID     string         `json:"agentId"` // a subagent's lines name it
 	Message     *claudeMessage `json:"message"`
+	// ToolUseResult is Claude Code's structured tool result; a Task call's
+	// names the subagent it ran (agentId).
+	ToolUseResult json.RawMessage `json:"toolUseResult"`
 }
 
 type claudeMessage struct {
@@ -30,6 +35,20 @@ type claudeUsage struct {
 	Output        int64 `json:"output_tokens"`
 	CacheRead     int64 `json:"cache_read_input_tokens"`
 	CacheCreation int64 `json:"cache_creation_input_tokens"`
+	// Split is the cache writes by TTL (newer Claude Code); without it all
+	// writes are 5-minute ones (Claude Code's default).
+	Split *struct {
+		W5m int64 `json:"ephemeral_5m_input_tokens"`
+		W1h int64 `json:"ephemeral_1h_input_tokens"`
+	} `json:"cache_creation,omitempty"`
+}
+
+// cache1h is the 1-hour share of the cache writes.
+func (u claudeUsage) cache1h() int64 {
+	if u.Split == nil || u.Split.W1h < 0 {
+		return 0
+	}
+	return min(u.Split.W1h, u.CacheCreation)
 }
 
 type claudeBlock struct {
@@ -41,19 +60,25 @@ type claudeBlock struct {
 	Input     json.RawMessage `json:"input"`
 	ToolUseID string          `json:"tool_use_id"`
 	Content   json.RawMessage `json:"content"`
+	IsError   bool            `json:"is_error"`
 }
 
 // claudeHeld is the usage of the response being read.
 type claudeHeld struct {
 	key, native, model string
-	ts                 time.Time
+	ts                 time.Time // its last line: the response's end
 	u                  claudeUsage
+	msgID              string
+	start              time.Time // its request
+	subagent           bool
+	parent             string // the turn it nests under
 }
 
 type claudeParser struct {
-	o    TranscriptOptions
-	held *claudeHeld
-	seen seenSet
+	o     TranscriptOptions
+	held  *claudeHeld
+	seen  seenSet
+	turns turnState
 }
 
 // NewClaude parses Claude Code transcripts (projects/<dir>/<session>.jsonl
@@ -82,6 +107,15 @@ func (p *claudeParser) Line(line []byte) ([]event.Record, error) {
 	ts := parseTime(l.Timestamp)
 	o := p.o
 	o.Subagent = o.Subagent || l.IsSidechain
+	// A subagent's turns nest under the call that ran it.
+	parent := ""
+	if o.Subagent {
+		if id := l.AgentID; id != "" {
+			parent = "agent:" + id
+		} else if o.AgentID != "" {
+			parent = "agent:" + o.AgentID
+		}
+	}
 	var out []event.Record
 	m := l.Message
 	if l.Type == "assistant" {
@@ -95,7 +129,7 @@ func (p *claudeParser) Line(line []byte) ([]event.Record, error) {
 			}
 			if !p.seen.has(key) {
 				if p.held == nil {
-					p.held = &claudeHeld{key: key}
+					p.held = &claudeHeld{key: key, msgID: m.ID, start: p.turns.requestStart(ts), subagent: o.Subagent, parent: parent}
 				}
 				p.held.native, p.held.model, p.held.ts, p.held.u = native, m.Model, ts, *m.Usage
 			}
@@ -112,6 +146,10 @@ func (p *claudeParser) Line(line []byte) ([]event.Record, error) {
 				}
 			case "tool_use":
 				out = append(out, o.agentEvent(ts, "tool_use", b.Name+" "+compactJSON(b.Input), native, m.Model, b.Name))
+				if b.ID != "" {
+					p.turns.toolUse(pendingTool{ID: b.ID, Turn: "tool:" + native + ":" + b.ID, Name: b.Name, Start: ts, Parent: parent,
+						Attrs: toolAttrs(o.contextAttrs(native, o.Subagent), b.Name, b.ID, m.Model)})
+				}
 			}
 		}
 		return out, nil
@@ -119,6 +157,7 @@ func (p *claudeParser) Line(line []byte) ([]event.Record, error) {
 	if l.IsMeta {
 		return nil, nil // injected context (caveats, command output), not the user's words
 	}
+	p.turns.input(ts)
 	if len(m.Content) > 0 && m.Content[0] == '"' {
 		if s := textOf(m.Content); s != "" {
 			out = append(out, o.agentEvent(ts, "user", s, native, "", ""))
@@ -132,12 +171,38 @@ func (p *claudeParser) Line(line []byte) ([]event.Record, error) {
 				out = append(out, o.agentEvent(ts, "user", b.Text, native, "", ""))
 			}
 		case "tool_result":
-			r := o.agentEvent(ts, "tool_result", textOf(b.Content), native, "", "")
+			content := textOf(b.Content)
+			r := o.agentEvent(ts, "tool_result", content, native, "", "")
 			r.Attrs = append(r.Attrs, event.String("tool_use_id", b.ToolUseID))
 			out = append(out, r)
+			errMsg := ""
+			if b.IsError {
+				errMsg = toolError(content)
+			}
+			// A call that ran a subagent takes the id the subagent's
+			// transcript names as its parent.
+			turnID, agentID := "", subagentOf(l.ToolUseResult)
+			var extra []event.Attr
+			if agentID != "" {
+				turnID = "agent:" + agentID
+				extra = append(extra, event.String("subagent_id", agentID))
+			}
+			p.turns.toolResult(b.ToolUseID, ts, turnID, errMsg, extra...)
 		}
 	}
 	return out, nil
+}
+
+// subagentOf returns the agentId a Task tool's structured result names.
+func subagentOf(raw json.RawMessage) string {
+	if len(raw) == 0 || raw[0] != '{' {
+		return ""
+	}
+	var r struct {
+		AgentID string `json:"agentId"`
+	}
+	json.Unmarshal(raw, &r)
+	return r.AgentID
 }
 
 func blocks(raw json.RawMessage) []claudeBlock {
@@ -172,10 +237,17 @@ func (p *claudeParser) emitHeld() []event.Record {
 		return nil
 	}
 	p.seen.add(h.key)
-	return []event.Record{p.o.usageRecord(h.ts, h.native, h.model, usage{
+	o := p.o
+	o.Subagent = o.Subagent || h.subagent
+	rec := o.usageRecord(h.ts, h.native, h.model, usage{
 		input: h.u.Input, output: h.u.Output, cacheRead: h.u.CacheRead, cacheCreation: h.u.CacheCreation,
-	}, false)}
+		cacheCreation1h: h.u.cache1h(),
+	}, false)
+	p.turns.response(Turn{Kind: "response", ID: "resp:" + h.native + ":" + strings.ReplaceAll(h.key, "\x00", ":"), Parent: h.parent, Name: responseName(h.model),
+		Start: h.start, End: h.ts, Attrs: responseAttrs(rec, h.msgID)})
+	return []event.Record{rec}
 }
 
 func (p *claudeParser) Flush() []event.Record { return p.emitHeld() }
+func (p *claudeParser) Turns() []Turn         { return p.turns.take() }
 func (p *claudeParser) Pending() bool         { return p.held != nil }

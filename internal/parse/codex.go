@@ -2,6 +2,7 @@ package parse
 
 import (
 	"encoding/json"
+	"strconv"
 	"time"
 
 	"github.com/gastown/gtrun/internal/event"
@@ -50,6 +51,7 @@ type codexParser struct {
 	native string
 	model  string
 	prev   codexTokens
+	turns  turnState
 }
 
 // NewCodex parses Codex rollouts (sessions/YYYY/MM/DD/rollout-*.jsonl).
@@ -101,7 +103,11 @@ func (p *codexParser) Line(line []byte) ([]event.Record, error) {
 			reasoning: t.Reasoning - p.prev.Reasoning,
 		}
 		p.prev = t
-		return []event.Record{p.o.usageRecord(ts, p.native, p.model, d, true)}, nil
+		rec := p.o.usageRecord(ts, p.native, p.model, d, true)
+		// The cumulative total names the response: it only grows.
+		p.turns.response(Turn{Kind: "response", ID: "resp:" + p.native + ":" + strconv.FormatInt(t.sum(), 10),
+			Name: responseName(p.model), Start: p.turns.requestStart(ts), End: ts, Attrs: responseAttrs(rec, "")})
+		return []event.Record{rec}, nil
 	case "response_item":
 		return p.item(ts, pl), nil
 	}
@@ -116,6 +122,7 @@ func (p *codexParser) item(ts time.Time, pl codexPayload) []event.Record {
 		switch pl.Role {
 		case "user":
 			kind = "user"
+			p.turns.input(ts)
 		case "assistant":
 		default:
 			return nil // developer/system instructions
@@ -132,23 +139,60 @@ func (p *codexParser) item(ts time.Time, pl codexPayload) []event.Record {
 		if args == "" {
 			args = pl.Input
 		}
+		if pl.CallID != "" {
+			p.turns.toolUse(pendingTool{ID: pl.CallID, Turn: "tool:" + p.native + ":" + pl.CallID, Name: pl.Name, Start: ts,
+				Attrs: toolAttrs(o.contextAttrs(p.native, o.Subagent), pl.Name, pl.CallID, p.model)})
+		}
 		return []event.Record{o.agentEvent(ts, "tool_use", pl.Name+" "+args, p.native, p.model, pl.Name)}
 	case "function_call_output", "custom_tool_call_output":
-		out := textOf(pl.Output)
-		if len(pl.Output) > 0 && pl.Output[0] == '{' {
-			var o2 struct {
-				Output string `json:"output"`
-			}
-			if json.Unmarshal(pl.Output, &o2) == nil && o2.Output != "" {
-				out = o2.Output
-			}
-		}
+		out, exit := codexOutput(pl.Output)
 		r := o.agentEvent(ts, "tool_result", out, p.native, p.model, "")
 		r.Attrs = append(r.Attrs, event.String("tool_use_id", pl.CallID))
+		p.turns.input(ts)
+		errMsg := ""
+		var extra []event.Attr
+		if exit != nil {
+			extra = append(extra, event.Int("exit_code", *exit))
+			if *exit != 0 {
+				errMsg = toolError(out)
+				if out == "" {
+					errMsg = "exit code " + strconv.FormatInt(*exit, 10)
+				}
+			}
+		}
+		p.turns.toolResult(pl.CallID, ts, "", errMsg, extra...)
 		return []event.Record{r}
 	}
 	return nil
 }
 
+// codexOutput returns a tool output's text and, for shell calls, the exit
+// code. The output is a string (or content items) which, for shell calls,
+// is itself JSON: {"output": "...", "metadata": {"exit_code": N}}.
+func codexOutput(raw json.RawMessage) (string, *int64) {
+	out := textOf(raw)
+	var o struct {
+		Output   string `json:"output"`
+		Metadata *struct {
+			ExitCode *int64 `json:"exit_code"`
+		} `json:"metadata"`
+	}
+	src, wrapped := raw, len(raw) > 0 && raw[0] == '"'
+	if wrapped {
+		src = json.RawMessage(out)
+	}
+	if len(src) == 0 || src[0] != '{' || json.Unmarshal(src, &o) != nil || (wrapped && o.Metadata == nil) {
+		return out, nil // plain text (that may well be JSON)
+	}
+	if o.Output != "" {
+		out = o.Output
+	}
+	if o.Metadata != nil {
+		return out, o.Metadata.ExitCode
+	}
+	return out, nil
+}
+
 func (p *codexParser) Flush() []event.Record { return nil }
+func (p *codexParser) Turns() []Turn         { return p.turns.take() }
 func (p *codexParser) Pending() bool         { return false }

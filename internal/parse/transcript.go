@@ -16,6 +16,9 @@ type TranscriptOptions struct {
 	ContentLimit    int    // runes of content kept (GT_LOG_AGENT_CONTENT_LIMIT)
 	Subagent        bool   // a subagent/sidechain transcript
 	NativeSessionID string // fallback when lines carry no session id
+	// AgentID is a subagent transcript's agent id when its lines do not say
+	// (agent-<id>.jsonl): its turns nest under the call that ran it.
+	AgentID string
 }
 
 // Transcript is fed one JSONL line at a time and returns the records that
@@ -76,6 +79,7 @@ func (o *TranscriptOptions) agentEvent(ts time.Time, kind, content, native, mode
 // cached input, cache_read is cached input, output includes reasoning.
 type usage struct {
 	input, output, cacheRead, cacheCreation, reasoning int64
+	cacheCreation1h                                    int64 // the 1-hour share of cacheCreation
 }
 
 func (o *TranscriptOptions) usageRecord(ts time.Time, native, model string, u usage, withReasoning bool) event.Record {
@@ -93,6 +97,8 @@ func (o *TranscriptOptions) usageRecord(ts time.Time, native, model string, u us
 	}}
 	if withReasoning {
 		r.Attrs = append(r.Attrs, event.Int("reasoning_output_tokens", u.reasoning))
+	} else {
+		r.Attrs = append(r.Attrs, event.Int("cache_creation_1h_tokens", u.cacheCreation1h))
 	}
 	return r
 }

@@ -28,15 +28,45 @@ type Event struct {
 	Attrs    map[string]string `json:"attrs"`
 }
 
-// Tokens are summed agent.usage numbers.
+// Tokens are summed agent.usage numbers, with their cost: CostUSD of the
+// Priced records, Unpriced records of models without a price.
 type Tokens struct {
-	Input         int64 `json:"input"`
-	Output        int64 `json:"output"`
-	CacheRead     int64 `json:"cache_read"`
-	CacheCreation int64 `json:"cache_creation"`
+	Input         int64   `json:"input"`
+	Output        int64   `json:"output"`
+	CacheRead     int64   `json:"cache_read"`
+	CacheCreation int64   `json:"cache_creation"`
+	CostUSD       float64 `json:"cost_usd,omitempty"`
+	Priced        int64   `json:"priced,omitempty"`
+	Unpriced      int64   `json:"unpriced,omitempty"`
 }
 
 func (t Tokens) zero() bool { return t == Tokens{} }
+
+// Cost is the tokens' cost as text: "$1.23", "$1.23+?" when some records
+// had no price, "?" when none had, "" when no record carried a cost.
+func (t Tokens) Cost() string {
+	switch {
+	case t.Priced == 0 && t.Unpriced == 0:
+		return ""
+	case t.Priced == 0:
+		return "?"
+	case t.Unpriced > 0:
+		return FormatUSD(t.CostUSD) + "+?"
+	}
+	return FormatUSD(t.CostUSD)
+}
+
+// usageTokens reads one agent.usage record.
+func usageTokens(rec map[string]string) Tokens {
+	t := Tokens{Input: num(rec, "input_tokens"), Output: num(rec, "output_tokens"), CacheRead: num(rec, "cache_read_tokens"),
+		CacheCreation: num(rec, "cache_creation_tokens")}
+	if c, err := strconv.ParseFloat(rec["cost_usd"], 64); err == nil && rec["cost_usd"] != "" {
+		t.CostUSD, t.Priced = c, 1
+	} else if rec["cost_unknown_model"] != "" {
+		t.Unpriced = 1
+	}
+	return t
+}
 
 // Run is a run ready to draw.
 type Run struct {
@@ -50,6 +80,8 @@ type Run struct {
 	ByAgent  map[string]Tokens `json:"tokens_by_agent,omitempty"`
 	ByBead   map[string]Tokens `json:"tokens_by_bead,omitempty"`
 	Sessions []string          `json:"sessions,omitempty"`
+	// UnpricedModels are the models of usage records without a price.
+	UnpricedModels []string `json:"unpriced_models,omitempty"`
 }
 
 // TraceID is the run's trace id in hex (runenv.TraceID).
@@ -92,7 +124,11 @@ func Build(runID string, recs []map[string]string) Run {
 		case "session.start":
 			r.Sessions = append(r.Sessions, rec["session_id"])
 		case "agent.usage":
-			tk := Tokens{num(rec, "input_tokens"), num(rec, "output_tokens"), num(rec, "cache_read_tokens"), num(rec, "cache_creation_tokens")}
+			tk := usageTokens(rec)
+			if m := rec["cost_unknown_model"]; m != "" && !contains(r.UnpricedModels, m) {
+				r.UnpricedModels = append(r.UnpricedModels, m)
+				sort.Strings(r.UnpricedModels)
+			}
 			agent := rec["agent_type"]
 			if agent == "" {
 				agent = "agent"
@@ -146,7 +182,41 @@ func Build(runID string, recs []map[string]string) Run {
 func num(rec map[string]string, k string) int64 { n, _ := strconv.ParseInt(rec[k], 10, 64); return n }
 
 func add(a, b Tokens) Tokens {
-	return Tokens{a.Input + b.Input, a.Output + b.Output, a.CacheRead + b.CacheRead, a.CacheCreation + b.CacheCreation}
+	return Tokens{a.Input + b.Input, a.Output + b.Output, a.CacheRead + b.CacheRead, a.CacheCreation + b.CacheCreation,
+		a.CostUSD + b.CostUSD, a.Priced + b.Priced, a.Unpriced + b.Unpriced}
+}
+
+func contains(l []string, s string) bool {
+	for _, x := range l {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+func tokenLine(what string, t Tokens) string {
+	return fmt.Sprintf("tokens %s: in %d · out %d · cache read %d · cache write %d", what, t.Input, t.Output, t.CacheRead, t.CacheCreation)
+}
+
+// costLine is the footer line under the tokens: each agent's and bead's
+// cost, when their records carry one ("" otherwise).
+func costLine(r Run) string {
+	var parts []string
+	for _, k := range sortedKeys(r.ByAgent) {
+		if c := r.ByAgent[k].Cost(); c != "" {
+			parts = append(parts, k+" "+c)
+		}
+	}
+	for _, k := range sortedKeys(r.ByBead) {
+		if c := r.ByBead[k].Cost(); c != "" {
+			parts = append(parts, "bead "+k+" "+c)
+		}
+	}
+	if len(parts) == 0 {
+		return ""
+	}
+	return "cost " + strings.Join(parts, " · ")
 }
 
 // Options control rendering.
@@ -276,12 +346,24 @@ func Render(w io.Writer, r Run, o Options) {
 	fmt.Fprintln(w, c(dim, strings.Repeat("─", width)))
 	fmt.Fprintln(w, trim(fit(fmt.Sprintf("%d events · %d calls · %d errors · wall %s", len(r.Events), r.Calls, r.Errors, dur(total)), width)))
 	for _, k := range sortedKeys(r.ByAgent) {
-		t := r.ByAgent[k]
-		fmt.Fprintln(w, trim(fit(fmt.Sprintf("tokens %s: in %d · out %d · cache read %d · cache write %d", k, t.Input, t.Output, t.CacheRead, t.CacheCreation), width)))
+		fmt.Fprintln(w, trim(fit(tokenLine(k, r.ByAgent[k]), width)))
 	}
 	for _, k := range sortedKeys(r.ByBead) {
-		t := r.ByBead[k]
-		fmt.Fprintln(w, trim(fit(fmt.Sprintf("tokens bead %s: in %d · out %d · cache read %d · cache write %d", k, t.Input, t.Output, t.CacheRead, t.CacheCreation), width)))
+		fmt.Fprintln(w, trim(fit(tokenLine("bead "+k, r.ByBead[k]), width)))
+	}
+	if l := costLine(r); l != "" {
+		for _, l := range wrapWords(l, width) {
+			fmt.Fprintln(w, l)
+		}
+	}
+	if len(r.UnpricedModels) > 0 {
+		models := make([]string, len(r.UnpricedModels))
+		for i, m := range r.UnpricedModels {
+			models[i] = strconv.Quote(m)
+		}
+		for _, l := range wrapWords("? no price for "+strings.Join(models, ", ")+": their cost is not counted (add them to prices.toml)", width) {
+			fmt.Fprintln(w, l)
+		}
 	}
 }
 
@@ -367,7 +449,7 @@ func Summaries(recs []map[string]string) []Summary {
 			}
 		}
 		if rec["_msg"] == "agent.usage" {
-			s.Tokens = add(s.Tokens, Tokens{num(rec, "input_tokens"), num(rec, "output_tokens"), num(rec, "cache_read_tokens"), num(rec, "cache_creation_tokens")})
+			s.Tokens = add(s.Tokens, usageTokens(rec))
 		}
 	}
 	out := make([]Summary, 0, len(by))
@@ -382,14 +464,18 @@ func Summaries(recs []map[string]string) []Summary {
 // RenderRuns writes one line per run.
 func RenderRuns(w io.Writer, sums []Summary, o Options) {
 	width := max(o.Width, 60)
-	fmt.Fprintln(w, trim(fit(fmt.Sprintf("%-36s  %-19s  %9s  %5s  %4s  %-12s  %s", "RUN", "FIRST EVENT (UTC)", "DURATION", "CALLS", "ERRS", "TOKENS", "ROLE/SESSION"), width)))
+	fmt.Fprintln(w, trim(fit(fmt.Sprintf("%-36s  %-19s  %9s  %5s  %4s  %-12s  %-9s  %s", "RUN", "FIRST EVENT (UTC)", "DURATION", "CALLS", "ERRS", "TOKENS", "COST", "ROLE/SESSION"), width)))
 	for _, s := range sums {
 		who := strings.Trim(s.Role+"/"+s.Session, "/")
 		tok := "-"
 		if !s.Tokens.zero() {
 			tok = fmt.Sprintf("%d", s.Tokens.Input+s.Tokens.Output+s.Tokens.CacheRead+s.Tokens.CacheCreation)
 		}
-		line := fmt.Sprintf("%-36s  %-19s  %9s  %5d  %4d  %-12s  %s", s.RunID, s.First.UTC().Format("2006-01-02 15:04:05"), dur(s.Duration), s.Calls, s.Errors, tok, who)
+		cost := s.Tokens.Cost()
+		if cost == "" {
+			cost = "-"
+		}
+		line := fmt.Sprintf("%-36s  %-19s  %9s  %5d  %4d  %-12s  %-9s  %s", s.RunID, s.First.UTC().Format("2006-01-02 15:04:05"), dur(s.Duration), s.Calls, s.Errors, tok, cost, who)
 		line = strings.TrimRight(fit(line, width), " ")
 		if s.Errors > 0 && o.Color {
 			line = red + line + reset
