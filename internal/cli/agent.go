@@ -127,9 +127,11 @@ func runAgent(ctx context.Context, ios IOStreams, o *agentOptions, argv []string
 	}})
 	t.x.Close() // journal the root event now; the agent may run for hours
 
+	// The agent's call span, chosen now so agent-log can parent its turns.
+	agentSpan := planSpan(t, [8]byte{})
 	var logger *exec.Cmd
 	if envBool(t.env, "GT_LOG_AGENT_OUTPUT") && t.x.Config().Dest.Logs != "" {
-		logger = startAgentLog(ios, o, cwd, start, t.runID)
+		logger = startAgentLog(ios, o, cwd, start, t.runID, agentSpan.traceparent())
 	}
 	env := []string{"GT_SESSION=" + o.session}
 	if !o.noNative {
@@ -137,7 +139,7 @@ func runAgent(ctx context.Context, ios IOStreams, o *agentOptions, argv []string
 		argv = append(append([]string{argv[0]}, n.Args...), argv[1:]...)
 		env = append(env, n.Env...)
 	}
-	res := runWrapped(ctx, ios, &runOptions{argv: argv, runID: t.runID, extraEnv: env})
+	res := runWrapped(ctx, ios, &runOptions{argv: argv, runID: t.runID, spanID: agentSpan.spanID, extraEnv: env})
 	if logger != nil {
 		// Final drain: agent-log reads what is left, flushes held usage and
 		// commits on SIGTERM.
@@ -156,7 +158,9 @@ func runAgent(ctx context.Context, ios IOStreams, o *agentOptions, argv []string
 
 // startAgentLog starts `gtrun agent-log` detached (its own session, so it
 // survives the wrapper's terminal); agent-log's lock keeps one per session.
-func startAgentLog(ios IOStreams, o *agentOptions, cwd string, start time.Time, runID string) *exec.Cmd {
+// parent is the agent's span (traceparent), so agent-log's turn spans are
+// its children; "" when traces are off.
+func startAgentLog(ios IOStreams, o *agentOptions, cwd string, start time.Time, runID, parent string) *exec.Cmd {
 	self, err := os.Executable()
 	if err != nil {
 		return nil
@@ -167,6 +171,9 @@ func startAgentLog(ios IOStreams, o *agentOptions, cwd string, start time.Time, 
 	}
 	cmd := exec.Command(self, "agent-log", "--session", o.session, "--work-dir", cwd, "--agent", agent,
 		"--since", start.Add(-2*time.Second).UTC().Format(time.RFC3339), "--role", o.role, "--run-id", runID)
+	if parent != "" {
+		cmd.Args = append(cmd.Args, "--parent-span", parent)
+	}
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
 	cmd.Stdout, cmd.Stderr = nil, ios.ErrFile
 	if err := cmd.Start(); err != nil {

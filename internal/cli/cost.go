@@ -13,8 +13,6 @@ import (
 	"github.com/gastown/gtrun/internal/runview"
 )
 
-func init() { extraCommands = append(extraCommands, newCostCmd) }
-
 func newCostCmd(ios IOStreams) *cobra.Command {
 	o := &viewOptions{}
 	var by, run string

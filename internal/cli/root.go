@@ -139,7 +139,7 @@ var commands = []struct {
 	{"run", newRunCmd}, {"emit", newEmitCmd}, {"env", newEnvCmd}, {"flush", newFlushCmd},
 	{"shipper", newShipperCmd}, {"shim", newShimCmd}, {"version", newVersionCmd},
 	{"session", newSessionCmd}, {"session-run", newSessionRunCmd}, {"agent", newAgentCmd},
-	{"agent-log", newAgentLogCmd}, {"trace", newTraceCmd}, {"runs", newRunsCmd},
+	{"agent-log", newAgentLogCmd}, {"trace", newTraceCmd}, {"runs", newRunsCmd}, {"cost", newCostCmd},
 }
 
 // isCommand reports whether word names a gtrun subcommand (or cobra's own).

@@ -27,6 +27,7 @@ type runOptions struct {
 	extraEnv   []string // KEY=VALUE for the child (sessions)
 	path       string   // resolved executable, when the caller already did it (shim)
 	runID      string   // the run to join (default GT_RUN, else a new one)
+	spanID     [8]byte  // the call's span id, when chosen by the caller
 }
 
 func newRunCmd(ios IOStreams) *cobra.Command {
@@ -94,7 +95,7 @@ func runWrapped(ctx context.Context, ios IOStreams, o *runOptions) wrap.Result {
 		}
 	}
 
-	span := planSpan(t)
+	span := planSpan(t, o.spanID)
 	childEnv, _ := runenv.Child(t.env, t.runID, append(span.childEnv(), o.extraEnv...)...)
 	path := o.path
 	var startErr error

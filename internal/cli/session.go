@@ -137,7 +137,7 @@ func newSessionCmd(ios IOStreams) *cobra.Command {
 				return exitf(1, "session start: %v", err)
 			}
 			si := sessionInfo{Name: name, RunID: t.runID, Role: role, Start: time.Now()}
-			span := planSpan(t)
+			span := planSpan(t, [8]byte{})
 			if span.on {
 				si.TraceParent = runenv.Traceparent{TraceID: span.traceID, SpanID: span.spanID, Flags: 1}.String()
 				si.ParentSpan = t.env.Get("TRACEPARENT")

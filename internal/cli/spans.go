@@ -20,16 +20,29 @@ type spanPlan struct {
 
 // planSpan derives the span: the run's trace (from GT_RUN), or the trace of
 // a TRACEPARENT we were started with, whose span becomes our parent.
-func planSpan(t *telemetry) spanPlan {
+// id, when not zero, is the span's id chosen earlier (gtrun agent tells
+// agent-log its parent before the agent starts).
+func planSpan(t *telemetry, id [8]byte) spanPlan {
 	if t.x.Config().Dest.Traces == "" {
 		return spanPlan{}
 	}
-	p := spanPlan{on: true, traceID: runenv.TraceID(t.runID), spanID: runenv.NewSpanID()}
+	if id == ([8]byte{}) {
+		id = runenv.NewSpanID()
+	}
+	p := spanPlan{on: true, traceID: runenv.TraceID(t.runID), spanID: id}
 	if tp, err := runenv.ParseTraceparent(t.env.Get("TRACEPARENT")); err == nil {
 		p.traceID, p.parent, p.remote = tp.TraceID, tp.SpanID, true
 	}
 	t.x.SetSpan(p.traceID, p.spanID)
 	return p
+}
+
+// traceparent is the span as a W3C traceparent ("" when traces are off).
+func (p spanPlan) traceparent() string {
+	if !p.on {
+		return ""
+	}
+	return runenv.Traceparent{TraceID: p.traceID, SpanID: p.spanID, Flags: 1}.String()
 }
 
 // childEnv is the TRACEPARENT entry for a child (TRACESTATE is inherited).

@@ -23,7 +23,7 @@ func TestEveryCatalogEventLands(t *testing.T) {
 		kv := []string{"emit", n}
 		for _, f := range ev.Fields {
 			switch f.Kind {
-			case catalog.Int:
+			case catalog.Int, catalog.Float:
 				kv = append(kv, f.Name+"=7")
 			case catalog.Bool:
 				kv = append(kv, f.Name+"=true")
@@ -52,7 +52,7 @@ func TestEveryCatalogEventLands(t *testing.T) {
 		ev, _ := catalog.Lookup(n)
 		for _, f := range ev.Fields {
 			want := "v-" + strings.ReplaceAll(f.Name, ".", "_")
-			if f.Kind == catalog.Int {
+			if f.Kind == catalog.Int || f.Kind == catalog.Float {
 				want = "7"
 			} else if f.Kind == catalog.Bool {
 				want = "true"

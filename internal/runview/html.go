@@ -414,7 +414,7 @@ func turnDetail(t *node) string {
 		}
 		if e.Name == "agent.usage" {
 			usage = true
-			tk = add(tk, Tokens{num(e.Attrs, "input_tokens"), num(e.Attrs, "output_tokens"), num(e.Attrs, "cache_read_tokens"), num(e.Attrs, "cache_creation_tokens")})
+			tk = add(tk, Tokens{Input: num(e.Attrs, "input_tokens"), Output: num(e.Attrs, "output_tokens"), CacheRead: num(e.Attrs, "cache_read_tokens"), CacheCreation: num(e.Attrs, "cache_creation_tokens")})
 		}
 	}
 	parts = append(parts, fmt.Sprintf("%d events", len(t.Children)))
