@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"encoding/json"
+	"net/http"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -90,5 +91,43 @@ func TestTraceAndRuns(t *testing.T) {
 		if s := vm.Query(t, q); len(s) == 0 {
 			t.Errorf("panel %q: no data for %s", p.Title, q)
 		}
+	}
+}
+
+// gtrun trace shows the agents' own native events (Claude Code's
+// api_request, tool_result) within the run: they carry the run in their
+// resource (gt.run_id), as `gtrun agent` sets it.
+func TestTraceShowsNativeAgentEvents(t *testing.T) {
+	vl := backendtest.StartVL(t)
+	e := newEnv(t).set("GT_OTEL_LOGS_URL", vl.OTLPURL, "GT_RUN", "run-native-view")
+	e.run("", "sh", "-c", "true")
+	now := time.Now().UTC()
+	// What VictoriaLogs keeps of Claude Code's OTLP events: the resource's
+	// gt.run_id as a field beside the event's own attributes.
+	lines := ""
+	for i, name := range []string{"claude_code.api_request", "claude_code.tool_result"} {
+		lines += `{"_msg":"` + name + `","_time":"` + now.Add(time.Duration(i+1)*time.Millisecond).Format(time.RFC3339Nano) +
+			`","gt.run_id":"run-native-view","service.name":"claude-code","model":"claude-sonnet-4-5","tool_name":"Bash"}` + "\n"
+	}
+	resp, err := http.Post(vl.URL+"/insert/jsonline?_stream_fields=service.name", "application/stream+json", strings.NewReader(lines))
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("insert: %v %v", err, resp)
+	}
+	resp.Body.Close()
+	if r := e.run("", "flush"); r.code != 0 {
+		t.Fatalf("%+v", r)
+	}
+	vl.WaitCount(t, `"run.id":="run-native-view" OR "gt.run_id":="run-native-view"`, 3, 20*time.Second)
+	var run runview.Run
+	r := e.run("", "trace", "run-native-view", "--json")
+	if err := json.Unmarshal([]byte(r.stdout), &run); err != nil {
+		t.Fatalf("%v: %+v", err, r)
+	}
+	var names []string
+	for _, ev := range run.Events {
+		names = append(names, ev.Name)
+	}
+	if strings.Join(names, " ") != "cmd.call claude_code.api_request claude_code.tool_result" {
+		t.Fatalf("trace events: %v", names)
 	}
 }

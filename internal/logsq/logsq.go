@@ -83,9 +83,12 @@ func Query(ctx context.Context, base, logsql string, limit int) ([]Record, error
 	return out, sc.Err()
 }
 
-// Run returns every record of one run, oldest first.
+// Run returns every record of one run, oldest first: gtrun's own
+// ("run.id") and the agents' native events, which carry the run in their
+// resource ("gt.run_id", set by gtrun agent through OTEL_RESOURCE_ATTRIBUTES).
 func Run(ctx context.Context, base, runID string) ([]Record, error) {
-	return Query(ctx, base, `"run.id":=`+Quote(runID)+` | sort by (_time)`, 100000)
+	q := Quote(runID)
+	return Query(ctx, base, `("run.id":=`+q+` OR "gt.run_id":=`+q+`) | sort by (_time)`, 100000)
 }
 
 // Since returns the records of the last d, for `gtrun runs`.
