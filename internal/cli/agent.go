@@ -188,5 +188,5 @@ func agentLogLock(session string) (*state.Lock, error) {
 	if err != nil {
 		return nil, err
 	}
-	return state.TryLock(filepath.Join(d, safeName(session)+".lock"))
+	return state.TryLock(filepath.Join(d, state.FileName(session)+".lock"))
 }

@@ -112,7 +112,7 @@ func runAgentLog(ctx context.Context, ios IOStreams, o *agentLogOptions) error {
 	if err != nil {
 		return exitf(1, "agent-log: %v", err)
 	}
-	cps, err := tail.OpenCheckpoints(filepath.Join(dir, "checkpoints-"+safeName(o.session)+".json"))
+	cps, err := tail.OpenCheckpoints(filepath.Join(dir, "checkpoints-"+state.FileName(o.session)+".json"))
 	if err != nil {
 		return exitf(1, "agent-log: %v", err)
 	}
@@ -244,17 +244,6 @@ func runAgentLog(ctx context.Context, ios IOStreams, o *agentLogOptions) error {
 	return nil
 }
 
-// safeName makes a session name usable in a file name.
-func safeName(s string) string {
-	b := []byte(s)
-	for i, c := range b {
-		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '_' || c == '.') {
-			b[i] = '_'
-		}
-	}
-	return string(b)
-}
-
 // pricer puts a cost on agent.usage: cost_usd, or cost_unknown_model for a
 // model without a price (never a cost of 0), with one warning per unknown
 // model per process.
@@ -338,7 +327,7 @@ func newTurnSpans(t *telemetry, session string, parent *runenv.Traceparent, dir 
 	}
 	ts.name = "agent " + session
 	ts.parent = parse.SpanID(ts.trace, "agent-log:"+session)
-	ts.path = filepath.Join(dir, "span-"+safeName(session)+".json")
+	ts.path = filepath.Join(dir, "span-"+state.FileName(session)+".json")
 	ts.anchor = &anchorState{Trace: hex.EncodeToString(ts.trace[:])}
 	if b, err := os.ReadFile(ts.path); err == nil {
 		var a anchorState

@@ -54,6 +54,30 @@ type exitError struct {
 
 func (e *exitError) Error() string { return e.msg }
 
+// Exitf and UsageErr are exitf and usageErr for the commands gtrun-shipper
+// hosts (internal/cli/viewcli).
+func Exitf(code int, format string, args ...any) error { return exitf(code, format, args...) }
+
+// UsageErr is a usage error (exit status 2).
+func UsageErr(format string, args ...any) error { return usageErr(format, args...) }
+
+// Status turns a command's error into gtrun's exit status, printing its
+// message on errw as gtrun does.
+func Status(err error, errw io.Writer) int {
+	if err == nil {
+		return 0
+	}
+	var ee *exitError
+	if errors.As(err, &ee) {
+		if ee.msg != "" {
+			fmt.Fprintf(errw, "gtrun: %s\n", ee.msg)
+		}
+		return ee.code
+	}
+	fmt.Fprintf(errw, "gtrun: %v\nRun 'gtrun --help' for usage.\n", err)
+	return 2
+}
+
 func exitf(code int, format string, args ...any) error {
 	return &exitError{code: code, msg: fmt.Sprintf(format, args...)}
 }
@@ -95,19 +119,11 @@ func run(ctx context.Context, argv []string, ios IOStreams) (int, *wrap.Result) 
 	root := newRoot(ios)
 	root.SetArgs(rewriteImplicitRun(root, argv[1:]))
 	err := root.ExecuteContext(ctx)
-	if err == nil {
-		return 0, nil
-	}
 	var ee *exitError
-	if errors.As(err, &ee) {
-		if ee.msg != "" {
-			fmt.Fprintf(ios.Err, "gtrun: %s\n", ee.msg)
-		}
-		return ee.code, ee.res
+	if errors.As(err, &ee) && ee.res != nil {
+		return Status(err, ios.Err), ee.res
 	}
-	// cobra's own errors (unknown flag, bad args) are usage errors.
-	fmt.Fprintf(ios.Err, "gtrun: %v\nRun 'gtrun --help' for usage.\n", err)
-	return 2, nil
+	return Status(err, ios.Err), nil // cobra's own errors (unknown flag, bad args): 2
 }
 
 func newRoot(ios IOStreams) *cobra.Command {
@@ -139,7 +155,25 @@ var commands = []struct {
 	{"run", newRunCmd}, {"emit", newEmitCmd}, {"env", newEnvCmd}, {"flush", newFlushCmd},
 	{"shipper", newShipperCmd}, {"shim", newShimCmd}, {"version", newVersionCmd},
 	{"session", newSessionCmd}, {"session-run", newSessionRunCmd}, {"agent", newAgentCmd},
-	{"agent-log", newAgentLogCmd}, {"trace", newTraceCmd}, {"runs", newRunsCmd}, {"cost", newCostCmd},
+	{"agent-log", newAgentLogCmd},
+	{"trace", forward("trace [RUN_ID]", "Show one run as a time-ordered waterfall read back from VictoriaLogs; --html, --serve, --json")},
+	{"runs", forward("runs [--since 24h]", "Recent runs, one line each: run id, first event, duration, calls, errors, tokens, cost")},
+	{"cost", forward("cost [--by run|bead|role|rig|agent|model] [--since 24h]", "What the agents cost: tokens, cost, calls, errors, wall, from VictoriaLogs")},
+}
+
+// forward is a command gtrun-shipper runs: the ones that read the backends
+// (net/http, templates) live there, so that a wrapped call's binary stays
+// small — every megabyte of gtrun costs each call start-up time.
+func forward(use, short string) func(IOStreams) *cobra.Command {
+	return func(ios IOStreams) *cobra.Command {
+		name, _, _ := strings.Cut(use, " ")
+		return &cobra.Command{
+			Use: use, Short: short, DisableFlagParsing: true,
+			RunE: func(_ *cobra.Command, args []string) error {
+				return execShipper(ios, append([]string{name}, args...)...)
+			},
+		}
+	}
 }
 
 // isCommand reports whether word names a gtrun subcommand (or cobra's own).

@@ -42,7 +42,7 @@ func loadSession(name string) (sessionInfo, error) {
 	if err != nil {
 		return si, err
 	}
-	b, err := os.ReadFile(filepath.Join(d, safeName(name)+".json"))
+	b, err := os.ReadFile(filepath.Join(d, state.FileName(name)+".json"))
 	if err != nil {
 		return si, err
 	}
@@ -55,7 +55,7 @@ func stopMarker(si sessionInfo) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	return filepath.Join(d, safeName(si.Name)+"."+safeName(si.RunID)+".stopped"), nil
+	return filepath.Join(d, state.FileName(si.Name)+"."+state.FileName(si.RunID)+".stopped"), nil
 }
 
 // claimStop makes session.stop exactly once per (session, run): the first
@@ -157,7 +157,7 @@ func newSessionCmd(ios IOStreams) *cobra.Command {
 				event.String("session_id", name), event.String("role", role)}}
 			if d, err := sessionDir(); err == nil {
 				b, _ := json.Marshal(si)
-				state.WriteFileAtomic(filepath.Join(d, safeName(name)+".json"), b)
+				state.WriteFileAtomic(filepath.Join(d, state.FileName(name)+".json"), b)
 			}
 			err = tmuxServer(socket).NewSession(c.Context(), tmux.NewSession{
 				Name: name, Dir: cwd, Env: env,

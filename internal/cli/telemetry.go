@@ -33,6 +33,9 @@ func newTelemetry(ios IOStreams, runID string) *telemetry {
 	return &telemetry{env: env, runID: runID, x: sink.New(cfg, problems, ios.Err)}
 }
 
+// LastRun is lastRun for gtrun-shipper's trace.
+func LastRun() string { return lastRun() }
+
 // lastRun returns the last run recorded on this machine (the default of
 // `gtrun trace`): the newest journal entry's, else what the delivery agent
 // last noted.

@@ -11,7 +11,7 @@
 // Frames: every entry is one frame, written with a single write(2) on an
 // O_APPEND descriptor, so concurrent writers never interleave:
 //
-//	"GTJ1" | type (1 byte) | payload length (uint32 LE) | CRC-32C of payload (uint32 LE) | payload
+//	"GTJ1" | type (1 byte) | payload length (uint32 LE) | CRC-32 of payload (uint32 LE) | payload
 //
 // A frame whose magic, length or checksum is wrong (a writer killed in the
 // middle of its write, a damaged disk block) is torn: readers count it and

@@ -179,14 +179,19 @@ func endsSealed(f *os.File) (bool, error) {
 	if err != nil {
 		return false, err
 	}
-	if fi.Size() < int64(len(sealFrame)) {
+	return sealedAt(f, fi.Size())
+}
+
+// sealedAt is endsSealed for a file of the given size.
+func sealedAt(f *os.File, size int64) (bool, error) {
+	if size < int64(len(sealFrame)) {
 		return false, nil
 	}
-	tail := make([]byte, len(sealFrame))
-	if _, err := f.ReadAt(tail, fi.Size()-int64(len(tail))); err != nil {
+	var tail [headerLen]byte
+	if _, err := f.ReadAt(tail[:], size-int64(len(tail))); err != nil {
 		return false, err
 	}
-	return string(tail) == string(sealFrame), nil
+	return string(tail[:]) == string(sealFrame), nil
 }
 
 // Remove deletes a segment.

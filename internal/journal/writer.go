@@ -88,7 +88,7 @@ func (j *Journal) appendTo(path string, frame []byte) (bool, error) {
 	if st.Nlink == 0 {
 		return false, errors.New("segment removed")
 	}
-	if sealed, _ := endsSealed(f); sealed {
+	if sealed, _ := sealedAt(f, st.Size); sealed {
 		return false, errors.New("segment sealed")
 	}
 	if _, err := f.Write(frame); err != nil {

@@ -33,3 +33,11 @@ func generatedRules() []*Rule {
 		{Name: "gt.mol.cook", Command: "gt", Args: []string{"mol", "cook"}, Flag: "", NoFlag: "", On: "any", Stream: "stdout", Lines: nil, Unless: "", JSON: false, Event: "mol.cook", Attrs: map[string]string{"formula_name": "$1"}},
 	}
 }
+
+func hasGeneratedRules(command string) bool {
+	switch command {
+	case "bd", "gt":
+		return true
+	}
+	return false
+}

@@ -3,17 +3,15 @@ package parse
 import (
 	_ "embed"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"regexp"
 	"strconv"
 	"strings"
 	"sync"
 
-	"github.com/BurntSushi/toml"
-
 	"github.com/gastown/gtrun/internal/catalog"
 	"github.com/gastown/gtrun/internal/event"
+	"github.com/gastown/gtrun/internal/tomlfile"
 )
 
 //go:generate go run ./gen
@@ -109,18 +107,10 @@ var DefaultRules = sync.OnceValue(func() *RuleSet {
 // LoadRules parses a rule file. Errors name the file, the line and the rule.
 func LoadRules(name string, data []byte) (*RuleSet, error) {
 	var f ruleFile
-	md, err := toml.Decode(string(data), &f)
-	if err != nil {
-		var pe toml.ParseError
-		if errors.As(err, &pe) {
-			return nil, fmt.Errorf("%s:%d: %s", name, pe.Position.Line, pe.Message)
-		}
-		return nil, fmt.Errorf("%s: %v", name, err)
+	if err := tomlfile.Decode(name, data, &f); err != nil {
+		return nil, err
 	}
 	starts := ruleLines(data)
-	if und := md.Undecoded(); len(und) > 0 {
-		return nil, fmt.Errorf("%s: unknown key %q", name, und[0].String())
-	}
 	rs := &RuleSet{}
 	seen := map[string]bool{}
 	for i, r := range f.Rule {
@@ -251,6 +241,10 @@ func (rs *RuleSet) WantsOutput(command string, args []string) bool {
 	return false
 }
 
+// HasDefaultRules reports whether any built-in rule is about command, so a
+// call of any other command builds no rule set at all.
+func HasDefaultRules(command string) bool { return hasGeneratedRules(command) }
+
 // All returns the rules in order.
 func (rs *RuleSet) All() []*Rule { return rs.rules }
 
@@ -274,9 +268,16 @@ func (rs *RuleSet) Events(c Call) (recs []event.Record) {
 		}
 	}()
 	var cc *callCtx
+	var pos []string
 	for _, r := range rs.rules {
 		if r.Command != c.Command {
 			continue
+		}
+		if pos == nil {
+			pos = positionals(c.Args)
+		}
+		if !r.matchesArgv(c.Args, pos) {
+			continue // the output is looked at only for a rule argv chose
 		}
 		if cc == nil {
 			cc = newCallCtx(c)
@@ -359,11 +360,11 @@ func (r *Rule) apply(cc *callCtx) (event.Record, bool) {
 	if !r.matchesArgv(cc.c.Args, cc.pos) {
 		return event.Record{}, false
 	}
-	r.compile()
 	switch {
 	case r.On == "ok" && cc.failed, r.On == "error" && !cc.failed:
 		return event.Record{}, false
 	}
+	r.compile()
 	groups := map[string]string{}
 	var doc any
 	streams := cc.streams(r.Stream)

@@ -36,7 +36,7 @@ import (
 	"strings"
 	"sync"
 
-	"github.com/BurntSushi/toml"
+	"github.com/gastown/gtrun/internal/tomlfile"
 )
 
 // Price is one table row, in USD per million tokens. A negative price is
@@ -345,16 +345,8 @@ func Load(path string) (*Table, error) {
 // default table.
 func Parse(path string, data []byte) (*Table, error) {
 	var f userFile
-	md, err := toml.Decode(string(data), &f)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %v", path, err)
-	}
-	if und := md.Undecoded(); len(und) > 0 {
-		keys := make([]string, len(und))
-		for i, k := range und {
-			keys[i] = k.String()
-		}
-		return nil, fmt.Errorf("%s: unknown key %s", path, strings.Join(keys, ", "))
+	if err := tomlfile.Decode(path, data, &f); err != nil {
+		return nil, err
 	}
 	def := Default()
 	t := &Table{rows: make(map[string]entry, len(def.rows)+len(f.Model)), aliases: map[string]string{}}

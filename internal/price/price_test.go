@@ -288,7 +288,7 @@ output = 0.2
 		{"[[model]]\nid = \"x\"\ninput = 1\n", `model "x": a new model needs input and output prices`},
 		{"[[model]]\nid = \"x\"\ninput = 1\noutput = -2\n", "output must be a price ≥ 0"},
 		{"[[model]]\nid = \"x\"\ninput = 0\noutput = 0\n", "would be free"},
-		{"[[model]]\nid = \"x\"\ninput = 1\noutput = 2\ncolour = 3\n", "unknown key model.colour"},
+		{"[[model]]\nid = \"x\"\ninput = 1\noutput = 2\ncolour = 3\n", `unknown key "model.colour"`},
 		{"[[model]]\ninput = 1\noutput = 2\n", "id is required"},
 		{"[alias]\na = \"nope\"\n", `alias "a": no model "nope"`},
 		{"[[model]\n", "prices.toml:"},

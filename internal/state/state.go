@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sync"
 	"syscall"
 )
 
@@ -40,9 +41,24 @@ func Sub(name ...string) (string, error) {
 	return p, MkdirAll(p)
 }
 
+// verified holds the directories this process has checked: a wrapped call
+// asks for the state directory a few times, and each check is syscalls.
+var verified sync.Map
+
 // MkdirAll creates p with mode 0700 and refuses a directory that another
 // user owns or that others can write (a planted directory).
 func MkdirAll(p string) error {
+	if _, ok := verified.Load(p); ok {
+		return nil
+	}
+	if err := mkdirAll(p); err != nil {
+		return err
+	}
+	verified.Store(p, true)
+	return nil
+}
+
+func mkdirAll(p string) error {
 	if err := os.MkdirAll(p, 0o700); err != nil {
 		return fmt.Errorf("state dir: %w", err)
 	}
@@ -141,4 +157,16 @@ func (l *Lock) Unlock() error {
 	err := l.f.Close() // closing drops the flock
 	l.f = nil
 	return err
+}
+
+// FileName makes s (a session name, a run id) usable as a file name: every
+// byte outside [A-Za-z0-9._-] becomes '_'.
+func FileName(s string) string {
+	b := []byte(s)
+	for i, c := range b {
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '_' || c == '.') {
+			b[i] = '_'
+		}
+	}
+	return string(b)
 }

@@ -41,6 +41,12 @@ type Options struct {
 	Capture func(stream string, line []byte)
 	// Started is called once the child runs.
 	Started func(pid int)
+	// Signals, when set, is the subscription made ahead (Subscribe). It
+	// stays the caller's: Run does not end it, since ending it costs as
+	// much as making it (a round trip to the runtime's signal thread per
+	// signal) and a process about to exit need not. Run subscribes (and
+	// unsubscribes) itself otherwise.
+	Signals *Signals
 }
 
 // Result is what happened to the child.
@@ -75,8 +81,10 @@ func Run(ctx context.Context, o Options) (Result, error) {
 	// Handle signals before the child exists so none is lost in between.
 	// Handled signals reset to default in the child at exec; ignored ones
 	// are left alone so the child inherits SIG_IGN (see signals.go).
-	sigs := notifySignals()
-	defer sigs.stop()
+	sigs := o.Signals.get()
+	if o.Signals == nil {
+		defer sigs.stop()
+	}
 
 	pl, err := plumb(o, usePTY)
 	if err != nil {

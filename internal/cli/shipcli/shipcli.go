@@ -8,6 +8,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/gastown/gtrun/internal/cli"
+	"github.com/gastown/gtrun/internal/cli/viewcli"
 	"io"
 	"log"
 	"os"
@@ -39,14 +41,10 @@ func Main() int {
 	root.SetArgs(os.Args[1:])
 	err := root.Execute()
 	var ee exitError
-	switch {
-	case err == nil:
-		return 0
-	case errors.As(err, &ee):
+	if errors.As(err, &ee) {
 		return ee.code
 	}
-	fmt.Fprintf(os.Stderr, "gtrun-shipper: %v\n", err)
-	return 2
+	return cli.Status(err, os.Stderr) // trace, runs, cost report as gtrun does
 }
 
 func newRoot(out, errw io.Writer) *cobra.Command {
@@ -61,6 +59,10 @@ func newRoot(out, errw io.Writer) *cobra.Command {
 	root.SetErr(errw)
 	root.CompletionOptions.DisableDefaultCmd = true
 	root.AddCommand(newRunCmd(), newFlushCmd(out, errw), newStatusCmd(out), newStopCmd(out))
+	// The commands that read the backends back, run for gtrun (which
+	// forwards them here so that its own binary stays small).
+	ios := cli.System()
+	root.AddCommand(viewcli.NewTraceCmd(ios), viewcli.NewRunsCmd(ios), viewcli.NewCostCmd(ios))
 	return root
 }
 

@@ -11,6 +11,7 @@ import (
 	"os"
 	"sort"
 	"strconv"
+	"strings"
 
 	"github.com/gastown/gtrun/internal/parse"
 )
@@ -69,5 +70,15 @@ func generate(data []byte) ([]byte, error) {
 		b.WriteString("}},\n")
 	}
 	b.WriteString("\t}\n}\n")
+	// The commands the rules read: any other command needs none built.
+	seen := map[string]bool{}
+	var cmds []string
+	for _, r := range rs.All() {
+		if !seen[r.Command] {
+			seen[r.Command] = true
+			cmds = append(cmds, q(r.Command))
+		}
+	}
+	fmt.Fprintf(&b, "\nfunc hasGeneratedRules(command string) bool {\n\tswitch command {\n\tcase %s:\n\t\treturn true\n\t}\n\treturn false\n}\n", strings.Join(cmds, ", "))
 	return format.Source(b.Bytes())
 }

@@ -1,9 +1,11 @@
-package cli
+package viewcli
 
 import (
 	"bytes"
 	"context"
 	"fmt"
+	"github.com/gastown/gtrun/internal/cli"
+	"github.com/gastown/gtrun/internal/state"
 	"net"
 	"os"
 	"os/signal"
@@ -44,7 +46,7 @@ func (o *viewOptions) base() (string, error) {
 	return logsq.BaseFromOTLP(u)
 }
 
-func (o *viewOptions) render(ios IOStreams) runview.Options {
+func (o *viewOptions) render(ios cli.IOStreams) runview.Options {
 	w := o.width
 	color := false
 	if ios.OutFile != nil && term.IsTerminal(int(ios.OutFile.Fd())) {
@@ -66,7 +68,7 @@ func (o *viewOptions) flags(c *cobra.Command) {
 	c.Flags().IntVar(&o.width, "width", 0, "columns (default: the terminal's, else 100)")
 }
 
-func newTraceCmd(ios IOStreams) *cobra.Command {
+func NewTraceCmd(ios cli.IOStreams) *cobra.Command {
 	o := &viewOptions{}
 	var follow, serve bool
 	var htmlOut, addr string
@@ -99,23 +101,23 @@ func newTraceCmd(ios IOStreams) *cobra.Command {
 				}
 			}
 			if len(args) > 1 {
-				return usageErr("trace: one RUN_ID at most (a second argument is the FILE of --html)")
+				return cli.UsageErr("trace: one RUN_ID at most (a second argument is the FILE of --html)")
 			}
 			if htmlSet && (serve || follow || o.json) {
-				return usageErr("trace: --html writes a file; it does not go with --serve, --follow or --json")
+				return cli.UsageErr("trace: --html writes a file; it does not go with --serve, --follow or --json")
 			}
 			if serve && o.json {
-				return usageErr("trace: --serve does not go with --json")
+				return cli.UsageErr("trace: --serve does not go with --json")
 			}
 			id := ""
 			if len(args) == 1 {
 				id = args[0]
-			} else if id = lastRun(); id == "" {
-				return exitf(1, "trace: no run started on this machine yet; give a RUN_ID")
+			} else if id = cli.LastRun(); id == "" {
+				return cli.Exitf(1, "trace: no run started on this machine yet; give a RUN_ID")
 			}
 			base, err := o.base()
 			if err != nil {
-				return exitf(1, "trace: %v", err)
+				return cli.Exitf(1, "trace: %v", err)
 			}
 			if serve {
 				return serveTrace(c.Context(), ios, base, id, addr)
@@ -126,10 +128,10 @@ func newTraceCmd(ios IOStreams) *cobra.Command {
 				recs, err := logsq.Run(ctx, base, id)
 				cancel()
 				if err != nil {
-					return exitf(1, "trace: %v", err)
+					return cli.Exitf(1, "trace: %v", err)
 				}
 				if len(recs) == 0 && !follow {
-					return exitf(1, "trace: run %s has no records in VictoriaLogs at %s", id, base)
+					return cli.Exitf(1, "trace: run %s has no records in VictoriaLogs at %s", id, base)
 				}
 				if htmlSet {
 					return writeHTML(ios, runview.Build(id, recs), htmlOut)
@@ -171,31 +173,31 @@ func newTraceCmd(ios IOStreams) *cobra.Command {
 const htmlDefault = "gtrun-trace-RUN_ID.html"
 
 // writeHTML writes the page to file ("" for the default name, "-" for stdout).
-func writeHTML(ios IOStreams, run runview.Run, file string) error {
+func writeHTML(ios cli.IOStreams, run runview.Run, file string) error {
 	if file == "-" {
 		return runview.RenderHTML(ios.Out, run, runview.HTMLOptions{})
 	}
 	if file == "" {
-		file = "gtrun-trace-" + safeName(run.ID) + ".html"
+		file = "gtrun-trace-" + state.FileName(run.ID) + ".html"
 	}
 	var b bytes.Buffer
 	if err := runview.RenderHTML(&b, run, runview.HTMLOptions{}); err != nil {
-		return exitf(1, "trace: %v", err)
+		return cli.Exitf(1, "trace: %v", err)
 	}
 	if err := os.WriteFile(file, b.Bytes(), 0o644); err != nil {
-		return exitf(1, "trace: %v", err)
+		return cli.Exitf(1, "trace: %v", err)
 	}
 	fmt.Fprintf(ios.Out, "wrote %s (%d events)\n", file, len(run.Events))
 	return nil
 }
 
-func serveTrace(ctx context.Context, ios IOStreams, base, id, addr string) error {
+func serveTrace(ctx context.Context, ios cli.IOStreams, base, id, addr string) error {
 	if err := runview.CheckLoopback(addr); err != nil {
-		return usageErr("trace: --addr: %v", err)
+		return cli.UsageErr("trace: --addr: %v", err)
 	}
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
-		return exitf(1, "trace: %v", err)
+		return cli.Exitf(1, "trace: %v", err)
 	}
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -209,16 +211,16 @@ func serveTrace(ctx context.Context, ios IOStreams, base, id, addr string) error
 	cancel()
 	if err != nil {
 		ln.Close()
-		return exitf(1, "trace: %v", err)
+		return cli.Exitf(1, "trace: %v", err)
 	}
 	fmt.Fprintf(ios.Out, "serving run %s at http://%s/  (Ctrl-C stops)\n", id, ln.Addr())
 	if err := l.Serve(ctx, ln); err != nil {
-		return exitf(1, "trace: %v", err)
+		return cli.Exitf(1, "trace: %v", err)
 	}
 	return nil
 }
 
-func newRunsCmd(ios IOStreams) *cobra.Command {
+func NewRunsCmd(ios cli.IOStreams) *cobra.Command {
 	o := &viewOptions{}
 	var since time.Duration
 	cmd := &cobra.Command{
@@ -228,13 +230,13 @@ func newRunsCmd(ios IOStreams) *cobra.Command {
 		RunE: func(c *cobra.Command, _ []string) error {
 			base, err := o.base()
 			if err != nil {
-				return exitf(1, "runs: %v", err)
+				return cli.Exitf(1, "runs: %v", err)
 			}
 			ctx, cancel := context.WithTimeout(c.Context(), 30*time.Second)
 			defer cancel()
 			recs, err := logsq.Since(ctx, base, since)
 			if err != nil {
-				return exitf(1, "runs: %v", err)
+				return cli.Exitf(1, "runs: %v", err)
 			}
 			sums := runview.Summaries(recs)
 			if o.json {

@@ -1,8 +1,9 @@
-package cli
+package viewcli
 
 import (
 	"context"
 	"fmt"
+	"github.com/gastown/gtrun/internal/cli"
 	"sort"
 	"strings"
 	"time"
@@ -13,7 +14,7 @@ import (
 	"github.com/gastown/gtrun/internal/runview"
 )
 
-func newCostCmd(ios IOStreams) *cobra.Command {
+func NewCostCmd(ios cli.IOStreams) *cobra.Command {
 	o := &viewOptions{}
 	var by, run string
 	var since time.Duration
@@ -34,23 +35,23 @@ from the group's first record to its last.`,
 		Args: cobra.NoArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
 			if _, ok := logsq.CostGroups[by]; !ok {
-				return usageErr("cost: --by must be one of %s, not %q", strings.Join(groups, ", "), by)
+				return cli.UsageErr("cost: --by must be one of %s, not %q", strings.Join(groups, ", "), by)
 			}
 			if since <= 0 {
-				return usageErr("cost: --since must be positive")
+				return cli.UsageErr("cost: --since must be positive")
 			}
 			if run != "" && !c.Flags().Changed("since") {
 				since = 0 // a run's records, however old
 			}
 			base, err := o.base()
 			if err != nil {
-				return exitf(1, "cost: %v", err)
+				return cli.Exitf(1, "cost: %v", err)
 			}
 			ctx, cancel := context.WithTimeout(c.Context(), 30*time.Second)
 			defer cancel()
 			rows, total, field, err := logsq.Cost(ctx, base, by, since, run)
 			if err != nil {
-				return exitf(1, "cost: %v", err)
+				return cli.Exitf(1, "cost: %v", err)
 			}
 			rep := runview.CostReport{By: by, Since: shortDuration(since), Run: run, Total: runview.CostRowFromStats(total, "")}
 			for _, r := range rows {
