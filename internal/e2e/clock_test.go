@@ -356,12 +356,18 @@ func TestJournalBoundDropsOldest(t *testing.T) {
 	}
 	vl.Flush(t)
 	kept := len(vl.Query(t, `_msg:"cmd.call" AND "run.id":~"bound-.*"`))
+	// One drop, or more when the agent was already dropping while calls
+	// still came in: the counts add up either way.
 	dropped := vl.Query(t, `_msg:"telemetry.dropped" AND signal:=logs`)
-	if len(dropped) != 1 {
-		t.Fatalf("telemetry.dropped records: %v", dropped)
+	if len(dropped) == 0 {
+		t.Fatalf("no telemetry.dropped record")
 	}
-	var lost int
-	fmt.Sscan(dropped[0]["count"], &lost)
+	lost := 0
+	for _, d := range dropped {
+		var n int
+		fmt.Sscan(d["count"], &n)
+		lost += n
+	}
 	if lost == 0 || kept+lost != segs*4+1 {
 		t.Fatalf("kept %d + dropped %d != %d calls", kept, lost, segs*4+1)
 	}

@@ -101,8 +101,13 @@ func (s *Shipper) bound(segs []journal.Segment) {
 	if lost[KindLogs]+lost[KindTraces]+lost[KindMetrics] == 0 {
 		return // only delivered data went: housekeeping, nothing to warn about
 	}
-	s.logf("journal over its bound of %d bytes: dropped the %d oldest segment(s), %d bytes, undelivered: %d log records, %d spans, %d metric records",
-		s.o.MaxBytes, nseg, bytes, lost[KindLogs], lost[KindTraces], lost[KindMetrics])
+	// One warning per outage (at most one an hour): the counts of every
+	// drop are in the telemetry.dropped records and the counter.
+	if time.Since(s.droppedWarned) >= time.Hour {
+		s.droppedWarned = time.Now()
+		s.logf("journal over its bound of %d bytes: dropped the %d oldest segment(s), %d bytes, undelivered: %d log records, %d spans, %d metric records (further drops this hour are counted, not logged)",
+			s.o.MaxBytes, nseg, bytes, lost[KindLogs], lost[KindTraces], lost[KindMetrics])
+	}
 	var recs []journal.Record
 	now := s.o.Clock()
 	for _, k := range []string{KindLogs, KindMetrics, KindTraces} {

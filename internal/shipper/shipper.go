@@ -110,7 +110,9 @@ type Shipper struct {
 	segs      []journal.Segment
 	statusAt  time.Time
 	finalDone bool
-	scanned   atomic.Int64 // frames the scanner read (tests wait on it)
+	// droppedWarned is when the journal bound was last logged.
+	droppedWarned time.Time
+	scanned       atomic.Int64 // frames the scanner read (tests wait on it)
 	// lastRunWritten is what the last-run file holds.
 	lastRunWritten string
 }
