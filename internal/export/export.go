@@ -35,9 +35,9 @@ type Client struct {
 	http    *http.Client
 
 	mu       sync.Mutex
-	logs     map[string]*logExporter
-	metrics  map[string]*metricExporter
-	traces   map[string]*traceExporter
+	logs     map[string]*endpoint[*otlploghttp.Exporter]
+	metrics  map[string]*endpoint[*otlpmetrichttp.Exporter]
+	traces   map[string]*endpoint[*otlptrace.Exporter]
 	metRes   *resource.Resource
 	logState logState
 }
@@ -47,7 +47,8 @@ type Client struct {
 func NewClient(version string) *Client {
 	host, _ := os.Hostname()
 	c := &Client{version: version, host: host,
-		logs: map[string]*logExporter{}, metrics: map[string]*metricExporter{}, traces: map[string]*traceExporter{}}
+		logs: map[string]*endpoint[*otlploghttp.Exporter]{}, metrics: map[string]*endpoint[*otlpmetrichttp.Exporter]{},
+		traces: map[string]*endpoint[*otlptrace.Exporter]{}}
 	c.http = &http.Client{Transport: &http.Transport{
 		Proxy:               nil, // telemetry goes straight to the configured endpoint
 		DialContext:         (&net.Dialer{Timeout: 5 * time.Second}).DialContext,
@@ -148,83 +149,48 @@ func endpointKey(url string, headers map[string]string) string {
 
 func (c *Client) transport() *statusTransport { return &statusTransport{base: c.http.Transport} }
 
-type logExporter struct {
-	exp *otlploghttp.Exporter
+// endpoint is one cached exporter and the transport that saw its answers.
+type endpoint[E any] struct {
+	exp E
 	st  *statusTransport
 }
 
-type metricExporter struct {
-	exp *otlpmetrichttp.Exporter
-	st  *statusTransport
-}
-
-type traceExporter struct {
-	exp *otlptrace.Exporter
-	st  *statusTransport
-}
-
-func (c *Client) logExporter(url string, headers map[string]string) (*logExporter, error) {
+// cached returns m's exporter for (url, headers), made by newExp the first
+// time (the retries of the SDK off: the agent retries, with its own backoff).
+func cached[E any](c *Client, m map[string]*endpoint[E], url string, headers map[string]string, newExp func(*http.Client) (E, error)) (*endpoint[E], error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	k := endpointKey(url, headers)
-	if e := c.logs[k]; e != nil {
+	if e := m[k]; e != nil {
 		return e, nil
 	}
 	st := c.transport()
-	exp, err := otlploghttp.New(context.Background(),
-		otlploghttp.WithEndpointURL(url),
-		otlploghttp.WithHTTPClient(&http.Client{Transport: st}),
-		otlploghttp.WithHeaders(headers),
-		otlploghttp.WithRetry(otlploghttp.RetryConfig{Enabled: false}), // the agent retries, with its own backoff
-	)
+	exp, err := newExp(&http.Client{Transport: st})
 	if err != nil {
 		return nil, &Error{Status: 400, Err: err} // a bad URL never gets better
 	}
-	e := &logExporter{exp: exp, st: st}
-	c.logs[k] = e
+	e := &endpoint[E]{exp: exp, st: st}
+	m[k] = e
 	return e, nil
 }
 
-func (c *Client) metricExporter(url string, headers map[string]string) (*metricExporter, error) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	k := endpointKey(url, headers)
-	if e := c.metrics[k]; e != nil {
-		return e, nil
-	}
-	st := c.transport()
-	exp, err := otlpmetrichttp.New(context.Background(),
-		otlpmetrichttp.WithEndpointURL(url),
-		otlpmetrichttp.WithHTTPClient(&http.Client{Transport: st}),
-		otlpmetrichttp.WithHeaders(headers),
-		otlpmetrichttp.WithRetry(otlpmetrichttp.RetryConfig{Enabled: false}),
-	)
-	if err != nil {
-		return nil, &Error{Status: 400, Err: err}
-	}
-	e := &metricExporter{exp: exp, st: st}
-	c.metrics[k] = e
-	return e, nil
+func (c *Client) logExporter(url string, headers map[string]string) (*endpoint[*otlploghttp.Exporter], error) {
+	return cached(c, c.logs, url, headers, func(hc *http.Client) (*otlploghttp.Exporter, error) {
+		return otlploghttp.New(context.Background(), otlploghttp.WithEndpointURL(url), otlploghttp.WithHTTPClient(hc),
+			otlploghttp.WithHeaders(headers), otlploghttp.WithRetry(otlploghttp.RetryConfig{Enabled: false}))
+	})
 }
 
-func (c *Client) traceExporter(url string, headers map[string]string) (*traceExporter, error) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	k := endpointKey(url, headers)
-	if e := c.traces[k]; e != nil {
-		return e, nil
-	}
-	st := c.transport()
-	exp, err := otlptracehttp.New(context.Background(),
-		otlptracehttp.WithEndpointURL(url),
-		otlptracehttp.WithHTTPClient(&http.Client{Transport: st}),
-		otlptracehttp.WithHeaders(headers),
-		otlptracehttp.WithRetry(otlptracehttp.RetryConfig{Enabled: false}),
-	)
-	if err != nil {
-		return nil, &Error{Status: 400, Err: err}
-	}
-	e := &traceExporter{exp: exp, st: st}
-	c.traces[k] = e
-	return e, nil
+func (c *Client) metricExporter(url string, headers map[string]string) (*endpoint[*otlpmetrichttp.Exporter], error) {
+	return cached(c, c.metrics, url, headers, func(hc *http.Client) (*otlpmetrichttp.Exporter, error) {
+		return otlpmetrichttp.New(context.Background(), otlpmetrichttp.WithEndpointURL(url), otlpmetrichttp.WithHTTPClient(hc),
+			otlpmetrichttp.WithHeaders(headers), otlpmetrichttp.WithRetry(otlpmetrichttp.RetryConfig{Enabled: false}))
+	})
+}
+
+func (c *Client) traceExporter(url string, headers map[string]string) (*endpoint[*otlptrace.Exporter], error) {
+	return cached(c, c.traces, url, headers, func(hc *http.Client) (*otlptrace.Exporter, error) {
+		return otlptracehttp.New(context.Background(), otlptracehttp.WithEndpointURL(url), otlptracehttp.WithHTTPClient(hc),
+			otlptracehttp.WithHeaders(headers), otlptracehttp.WithRetry(otlptracehttp.RetryConfig{Enabled: false}))
+	})
 }

@@ -156,22 +156,7 @@ func (s *Shipper) undelivered(f *follower, sg journal.Segment) int64 {
 		}
 		f.batch = keep
 	}
-	for from < sg.Size {
-		c, err := s.o.Journal.ReadSegment(sg.Name, from, readChunk)
-		if err != nil || c.Next == from {
-			break
-		}
-		for _, fr := range c.Frames {
-			if e, err := journal.Decode(fr.Payload); err == nil && f.wants(e) {
-				if f.kind == KindTraces {
-					n += int64(len(e.Spans))
-				} else {
-					n += int64(len(e.Records))
-				}
-			}
-		}
-		from = c.Next
-	}
+	n += countWanted(s.o.Journal, sg, from, f)
 	f.dropped += n
 	return n
 }

@@ -137,22 +137,30 @@ func backlog(j *journal.Journal, segs []journal.Segment, f *follower, fc followe
 		if sg.Size > from {
 			bytes += sg.Size - from
 		}
-		for from < sg.Size {
-			c, err := j.ReadSegment(sg.Name, from, readChunk)
-			if err != nil || c.Next == from {
-				break
-			}
-			for _, fr := range c.Frames {
-				if e, err := journal.Decode(fr.Payload); err == nil && f.wants(e) {
-					if f.kind == KindTraces {
-						records += int64(len(e.Spans))
-					} else {
-						records += int64(len(e.Records))
-					}
-				}
-			}
-			from = c.Next
-		}
+		records += countWanted(j, sg, from, f)
 	}
 	return bytes, records
+}
+
+// countWanted counts the records (spans, for traces) addressed to f in
+// segment sg from offset from on.
+func countWanted(j *journal.Journal, sg journal.Segment, from int64, f *follower) int64 {
+	var n int64
+	for from < sg.Size {
+		c, err := j.ReadSegment(sg.Name, from, readChunk)
+		if err != nil || c.Next == from {
+			break
+		}
+		for _, fr := range c.Frames {
+			if e, err := journal.Decode(fr.Payload); err == nil && f.wants(e) {
+				if f.kind == KindTraces {
+					n += int64(len(e.Spans))
+				} else {
+					n += int64(len(e.Records))
+				}
+			}
+		}
+		from = c.Next
+	}
+	return n
 }
