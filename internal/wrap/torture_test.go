@@ -55,7 +55,7 @@ func TestTortureNoStrayBytes(t *testing.T) {
 				mu.unlock()
 				if !ok {
 					bare := ut.run(t, os.Environ(), session{}, argv...)
-					if bare.code != 0 || bare.hung {
+					if bare.code != 0 || bare.hung || bare.leftovers(outcome{}) != nil {
 						return fmt.Errorf("bare: %v", bare)
 					}
 					w = bare.out
@@ -67,6 +67,9 @@ func TestTortureNoStrayBytes(t *testing.T) {
 				got := ut.run(t, modeEnv(t, mode), session{}, wrapped(argv...)...)
 				if got.code != 0 || got.hung || !bytes.Equal(got.out, w) {
 					return fmt.Errorf("%s: %v; %s", mode, got, diff(got.out, w))
+				}
+				if err := got.leftovers(outcome{}); err != nil {
+					return fmt.Errorf("%s: %w", mode, err)
 				}
 				return nil
 			})
@@ -91,7 +94,7 @@ func TestTortureLetGoOfTerminal(t *testing.T) {
 			parallel(t, runs(500), 4, func(ut *userTerm, i int) error {
 				mode := []string{"pty", "capture"}[i%2]
 				got := ut.run(t, modeEnv(t, mode), session{}, wrapped("sh", "-c", script)...)
-				if got.code != 7 || got.hung || len(got.out) != 0 {
+				if got.code != 7 || got.hung || len(got.out) != 0 || got.leftovers(outcome{}) != nil {
 					return fmt.Errorf("%s: %v", mode, got)
 				}
 				return nil
@@ -113,13 +116,16 @@ func TestTortureEarlyKeys(t *testing.T) {
 			parallel(t, len(delays), 4, func(ut *userTerm, i int) error {
 				s := session{keys: []key{{delays[i], []byte(input)}}, timeout: 5 * time.Second}
 				bare := ut.run(t, os.Environ(), s, "cat")
-				if bare.code != 0 || bare.hung {
+				if bare.code != 0 || bare.hung || bare.leftovers(outcome{}) != nil {
 					return fmt.Errorf("bare: %v", bare)
 				}
 				mode := allModes[i%len(allModes)]
 				got := ut.run(t, modeEnv(t, mode), s, wrapped("cat")...)
 				if got.code != 0 || got.hung || !bytes.Equal(got.out, bare.out) {
-					return fmt.Errorf("%s, key at %v: %v; bare %q", mode, delays[i], got, bare.out)
+					return fmt.Errorf("%s, key at %v: %v; bare %v", mode, delays[i], got, bare)
+				}
+				if err := got.leftovers(bare); err != nil {
+					return fmt.Errorf("%s, key at %v: %w", mode, delays[i], err)
 				}
 				return nil
 			})
@@ -160,7 +166,10 @@ func TestTortureTypeahead(t *testing.T) {
 				// in the output; compare without it.
 				echo := []byte("abc\r\n")
 				if got.code != 0 || got.hung || !bytes.Equal(bytes.Replace(got.out, echo, nil, 1), bytes.Replace(bare.out, echo, nil, 1)) {
-					return fmt.Errorf("key at %v: %v; bare %q", delays[i], got, bare.out)
+					return fmt.Errorf("key at %v: %v; bare %v", delays[i], got, bare)
+				}
+				if err := got.leftovers(bare); err != nil {
+					return fmt.Errorf("key at %v: %w", delays[i], err)
 				}
 				return nil
 			})
@@ -185,6 +194,9 @@ func TestTortureSlowReader(t *testing.T) {
 		got := ut.run(t, modeEnv(t, mode), session{readDelay: 500 * time.Millisecond}, wrapped("cat", b)...)
 		if got.code != 0 || got.hung || !bytes.Equal(got.out, w) {
 			return fmt.Errorf("%s: code=%d hung=%v: %s", mode, got.code, got.hung, diff(got.out, w))
+		}
+		if err := got.leftovers(outcome{}); err != nil {
+			return fmt.Errorf("%s: %w", mode, err)
 		}
 		return nil
 	})
