@@ -47,7 +47,7 @@ func newUserTerm(t testing.TB) *userTerm {
 	name := s.Name()
 	pty.Setsize(m, &pty.Winsize{Rows: 30, Cols: 100})
 	ut := &userTerm{master: m, name: name}
-	tio, err1 := unix.IoctlGetTermios(int(s.Fd()), unix.TCGETS)
+	tio, err1 := unix.IoctlGetTermios(int(s.Fd()), ioctlGetTermios)
 	ws, err2 := unix.IoctlGetWinsize(int(s.Fd()), unix.TIOCGWINSZ)
 	s.Close()
 	if err1 != nil || err2 != nil {
@@ -215,7 +215,7 @@ func (ut *userTerm) settle(t testing.TB, o *outcome, readerDone bool) {
 	}
 	sc.Control(func(fd uintptr) {
 		f := int(fd)
-		tio, err1 := unix.IoctlGetTermios(f, unix.TCGETS)
+		tio, err1 := unix.IoctlGetTermios(f, ioctlGetTermios)
 		ws, err2 := unix.IoctlGetWinsize(f, unix.TIOCGWINSZ)
 		switch {
 		case err1 != nil || err2 != nil:
@@ -226,7 +226,7 @@ func (ut *userTerm) settle(t testing.TB, o *outcome, readerDone bool) {
 				ut.modes.Cc, tio.Cc, ut.size, *ws)
 		}
 		// Before reading: in the modes the next run starts with.
-		unix.IoctlSetTermios(f, unix.TCSETS, &ut.modes)
+		unix.IoctlSetTermios(f, ioctlSetTermios, &ut.modes)
 		unix.IoctlSetWinsize(f, unix.TIOCSWINSZ, &ut.size)
 		// Read what is left, line by line. A read that finds nothing
 		// waits until the kernel has processed every byte typed (echoes
@@ -244,7 +244,7 @@ func (ut *userTerm) settle(t testing.TB, o *outcome, readerDone bool) {
 		}
 		// A partial line (no newline yet) cannot be read in canonical
 		// mode; it must not reach the next run either.
-		unix.IoctlSetInt(f, unix.TCFLSH, unix.TCIFLUSH)
+		flushInput(f)
 	})
 	if !readerDone {
 		return // the reader still reads; what arrives is its
