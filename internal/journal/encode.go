@@ -15,7 +15,35 @@ import (
 // agent) stays encoding/json; TestEncodeMatchesJSON keeps them in step.
 
 // Encode returns the entry's payload (JSON).
-func (e *Entry) Encode() ([]byte, error) { return e.appendJSON(make([]byte, 0, 512)), nil }
+func (e *Entry) Encode() ([]byte, error) { return e.appendJSON(make([]byte, 0, e.sizeHint())), nil }
+
+// sizeHint is about the encoded size, so that agent-log's large entries
+// are written without growing (and copying) the buffer over and over.
+func (e *Entry) sizeHint() int {
+	n := 512
+	for i := range e.Records {
+		r := &e.Records[i]
+		n += 96 + len(r.Name) + len(r.Err) + attrsHint(r.Attrs)
+	}
+	for i := range e.Spans {
+		s := &e.Spans[i]
+		n += 160 + len(s.Name) + len(s.Err) + attrsHint(s.Attrs)
+	}
+	return n
+}
+
+func attrsHint(attrs []event.Attr) int {
+	n := 8
+	for _, a := range attrs {
+		n += 16 + len(a.Key)
+		if s, ok := a.Value.(string); ok {
+			n += len(s) + len(s)/32 // a few escapes
+		} else {
+			n += 20
+		}
+	}
+	return n
+}
 
 func (e *Entry) appendJSON(b []byte) []byte {
 	b = append(b, `{"dest":{`...)

@@ -1,6 +1,7 @@
 package parse
 
 import (
+	"bytes"
 	"encoding/json"
 	"strings"
 	"time"
@@ -94,7 +95,7 @@ func NewClaude(o TranscriptOptions) Transcript {
 
 func (p *claudeParser) Line(line []byte) ([]event.Record, error) {
 	var l claudeLine
-	if err := json.Unmarshal(line, &l); err != nil {
+	if err := l.decode(line); err != nil {
 		return nil, err
 	}
 	if l.Message == nil || (l.Type != "assistant" && l.Type != "user") {
@@ -194,8 +195,10 @@ func (p *claudeParser) Line(line []byte) ([]event.Record, error) {
 }
 
 // subagentOf returns the agentId a Task tool's structured result names.
+// Most results (file reads, command output) name none and are large: they
+// are not decoded.
 func subagentOf(raw json.RawMessage) string {
-	if len(raw) == 0 || raw[0] != '{' {
+	if len(raw) == 0 || raw[0] != '{' || !bytes.Contains(raw, []byte(`"agentId"`)) {
 		return ""
 	}
 	var r struct {
@@ -205,6 +208,9 @@ func subagentOf(raw json.RawMessage) string {
 	return r.AgentID
 }
 
+// blocks returns a message's content blocks: a string is one text block.
+// A block of the wrong shape is skipped, a field of the wrong type left
+// empty, as encoding/json would.
 func blocks(raw json.RawMessage) []claudeBlock {
 	if len(raw) == 0 || raw[0] != '[' {
 		if len(raw) > 0 && raw[0] == '"' {
@@ -213,7 +219,12 @@ func blocks(raw json.RawMessage) []claudeBlock {
 		return nil
 	}
 	var bs []claudeBlock
-	json.Unmarshal(raw, &bs)
+	eachElem(raw, func(v []byte) error {
+		var b claudeBlock
+		b.decode(v)
+		bs = append(bs, b)
+		return nil
+	})
 	return bs
 }
 
