@@ -16,6 +16,7 @@ import (
 
 	"github.com/gastown/gtrun/internal/backendtest"
 	"github.com/gastown/gtrun/internal/journal"
+	"github.com/gastown/gtrun/internal/shipper"
 )
 
 // 20 sequential + 10 concurrent wrapped bd calls, each its own GT_RUN,
@@ -374,4 +375,27 @@ func TestRefusingThenUpExact(t *testing.T) {
 	vm.WaitValue(t, `sum(increase(gastown.bd.calls.total[1h]))`, 500, 30*time.Second)
 	vm.WaitValue(t, `sum(increase(gastown.bd.duration_ms_count[1h]))`, 500, 10*time.Second)
 	vl.WaitCount(t, `_msg:"bd.call" AND "run.id":="run-500"`, 500, 30*time.Second)
+}
+
+// An agent whose state directory is deleted (here while it retries a
+// refused backend, so it would never be idle) exits instead of following
+// a journal no call can reach: a new agent starts on a fresh lock.
+func TestAgentExitsWhenItsStateIsRemoved(t *testing.T) {
+	e := newEnv(t).set("GT_OTEL_LOGS_URL", backendtest.RefusedURL(t, "/v1/logs"))
+	if r := e.run("", "true"); r.code != 0 || r.stderr != "" {
+		t.Fatalf("%+v", r)
+	}
+	dir := filepath.Join(e.state, "shipper")
+	deadline := time.Now().Add(10 * time.Second)
+	for shipper.Running(dir) <= 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("the call started no agent")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	pid := e.shipperPID(t)
+	if err := os.RemoveAll(e.state); err != nil {
+		t.Fatal(err)
+	}
+	waitGone(t, pid)
 }

@@ -90,6 +90,11 @@ func (o *Options) defaults() {
 // ErrRunning is returned by Run when another agent holds the lock.
 var ErrRunning = fmt.Errorf("another gtrun-shipper is running")
 
+// ErrLockLost is returned by Run when the agent's lock file was removed
+// (its state directory deleted, most often): another agent may start on
+// a fresh lock, so this one stops at once, writing nothing more.
+var ErrLockLost = fmt.Errorf("gtrun-shipper: lock file removed; exiting")
+
 // Shipper is one running agent.
 type Shipper struct {
 	o         Options
@@ -150,6 +155,9 @@ func (s *Shipper) Run(ctx context.Context) error {
 	for {
 		if err := s.runLocked(ctx, lk); err != nil {
 			lk.Unlock()
+			if err == ErrLockLost {
+				s.logf("%v", err)
+			}
 			return err
 		}
 		// Released: an entry appended while we were deciding to exit found
@@ -206,8 +214,21 @@ func (s *Shipper) runLocked(ctx context.Context, lk *state.Lock) error {
 			s.handle(r)
 		case <-s.wake:
 		case <-tick.C:
+			if !holds(lk, s.o.Dir) {
+				return ErrLockLost
+			}
 		}
 	}
+}
+
+// holds reports whether lk is still the file at the lock path.
+func holds(lk *state.Lock, dir string) bool {
+	mine, err := lk.File().Stat()
+	if err != nil {
+		return false
+	}
+	now, err := os.Stat(LockPath(dir))
+	return err == nil && os.SameFile(mine, now)
 }
 
 // step is one pass: list, seal, read, tick the meters, serve requests,

@@ -133,8 +133,8 @@ func newRunCmd() *cobra.Command {
 			ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP)
 			defer stop()
 			err = shipper.New(options(j, dir, logw)).Run(ctx)
-			if errors.Is(err, shipper.ErrRunning) {
-				return nil
+			if errors.Is(err, shipper.ErrRunning) || errors.Is(err, shipper.ErrLockLost) {
+				return nil // nothing to report to a detached process's stderr
 			}
 			return err
 		},
