@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"math/rand"
@@ -398,4 +399,23 @@ func TestAgentExitsWhenItsStateIsRemoved(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitGone(t, pid)
+}
+
+// An agent a call started after its state directory was deleted (the call
+// appended, then the directory went) does not create the directory anew
+// to wait in it.
+func TestSpawnedAgentFindsNoState(t *testing.T) {
+	e := newEnv(t)
+	gone := filepath.Join(e.state, "gone")
+	e.set("GTRUN_STATE_DIR", gone)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, gtrunBin, "shipper", "run", "--spawned")
+	cmd.Env = e.list()
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("%v: %s", err, out)
+	}
+	if _, err := os.Stat(gone); !os.IsNotExist(err) {
+		t.Fatalf("the agent created %s (stat: %v)", gone, err)
+	}
 }

@@ -69,7 +69,7 @@ func (s *Sink) ensureShipper() {
 		s.problems = append(s.problems, err.Error())
 		return
 	}
-	cmd := exec.Command(path, "run")
+	cmd := exec.Command(path, "run", "--spawned")
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true} // survives the caller's terminal and signals
 	if err := cmd.Start(); err != nil {
 		s.problems = append(s.problems, "cannot start "+ShipperName+": "+err.Error())

@@ -16,6 +16,15 @@ import (
 // Dir returns the state directory, creating it (0700) when missing.
 // GTRUN_STATE_DIR overrides it (tests, sandboxes).
 func Dir() (string, error) {
+	d, err := Path()
+	if err != nil {
+		return "", err
+	}
+	return d, MkdirAll(d)
+}
+
+// Path is Dir, or one of its subdirectories, without creating anything.
+func Path(name ...string) (string, error) {
 	d := os.Getenv("GTRUN_STATE_DIR")
 	if d == "" {
 		if x := os.Getenv("XDG_STATE_HOME"); x != "" && filepath.IsAbs(x) {
@@ -28,7 +37,7 @@ func Dir() (string, error) {
 			d = filepath.Join(home, ".local", "state", "gtrun")
 		}
 	}
-	return d, MkdirAll(d)
+	return filepath.Join(append([]string{d}, name...)...), nil
 }
 
 // Sub returns a subdirectory of the state directory, created 0700.
