@@ -40,26 +40,11 @@ func TestCollectorGatewayExact(t *testing.T) {
 	traceHex := strings.ReplaceAll(run, "-", "")
 	base := newEnv(t).set("OTEL_EXPORTER_OTLP_ENDPOINT", col.URL, "GT_RUN", run)
 
-	mk := func(i int) []string {
-		switch i % 4 {
-		case 0:
-			return []string{"bd", "create", fmt.Sprintf("issue %d", i), "--silent"}
-		case 1:
-			return []string{"bd", "list"}
-		case 2:
-			return []string{"bd", "close", fmt.Sprintf("gt-c%02d", i)}
-		default:
-			return []string{"bd", "close", "gt-nope"} // fails
-		}
-	}
+	mk := bdMix
 	want := map[string]int{}
 	ops := map[string]int{}
 	count := func(args []string) {
-		status := "ok"
-		if args[len(args)-1] == "gt-nope" {
-			status = "error"
-		}
-		want[args[1]+"/"+status]++
+		want[mixSeries(args)]++
 		ops["bd "+args[1]]++
 	}
 	for i := 0; i < 20; i++ {

@@ -23,30 +23,37 @@ import (
 // 20 sequential + 10 concurrent wrapped bd calls, each its own GT_RUN,
 // three subcommands, some failing: the seed's queries are exact, there is
 // one series per (subcommand, status), not per run, 30 records and 30 spans.
+// bdMix is call i of a mix of bd calls: creates, lists, closes, and a
+// close that fails.
+func bdMix(i int) []string {
+	switch i % 4 {
+	case 0:
+		return []string{"bd", "create", fmt.Sprintf("issue %d", i), "--silent"}
+	case 1:
+		return []string{"bd", "list"}
+	case 2:
+		return []string{"bd", "close", fmt.Sprintf("gt-c%02d", i)}
+	default:
+		return []string{"bd", "close", "gt-nope"} // fails
+	}
+}
+
+// mixSeries is the subcommand/status a bdMix call is counted under.
+func mixSeries(args []string) string {
+	status := "ok"
+	if args[len(args)-1] == "gt-nope" {
+		status = "error"
+	}
+	return args[1] + "/" + status
+}
+
 func TestCountsExactAcrossProcesses(t *testing.T) {
 	vm, vl := backendtest.StartBoth(t)
 	jg := backendtest.StartJaeger(t)
 	base := newEnv(t).set("GT_OTEL_LOGS_URL", vl.OTLPURL, "GT_OTEL_METRICS_URL", vm.OTLPURL, "GT_OTEL_TRACES_URL", jg.OTLPURL)
-	mk := func(i int) []string {
-		switch i % 4 {
-		case 0:
-			return []string{"bd", "create", fmt.Sprintf("issue %d", i), "--silent"}
-		case 1:
-			return []string{"bd", "list"}
-		case 2:
-			return []string{"bd", "close", fmt.Sprintf("gt-c%02d", i)}
-		default:
-			return []string{"bd", "close", "gt-nope"} // fails
-		}
-	}
+	mk := bdMix
 	want := map[string]int{}
-	count := func(args []string) {
-		status := "ok"
-		if args[len(args)-1] == "gt-nope" {
-			status = "error"
-		}
-		want[args[1]+"/"+status]++
-	}
+	count := func(args []string) { want[mixSeries(args)]++ }
 	runID := func(i int) string { return fmt.Sprintf("0000c0de-0000-4000-8000-%012d", i) }
 	for i := 0; i < 20; i++ {
 		args := mk(i)
