@@ -129,12 +129,9 @@ func TestAgentLogClaudeTotalsExact(t *testing.T) {
 	}
 }
 
-func TestAgentLogWrittenInTwoHalves(t *testing.T) {
-	vl := backendtest.StartVL(t)
-	roots, deep := claudeLayout(t, true)
-	e := newEnv(t).set("GT_OTEL_LOGS_URL", vl.OTLPURL, "GT_RUN", "run-halves", "CLAUDE_CONFIG_DIR", roots)
-	agentLog(t, e, "/src/deep-manifest")
-	// The agent writes the rest.
+// writeRest writes the main transcript and its subagent's into deep, the
+// second half of a claudeLayout(t, true) session (its agent goes on).
+func writeRest(deep string) {
 	for _, p := range [][2]string{
 		{"claude/ccl_v2.0.55_a7da6a22_main.jsonl", "a7da6a22-facc-4fcd-8bab-f83c87862004.jsonl"},
 		{"claude/ccl_v2.0.55_a7da6a22_agent-c8d9b115_sidechain.jsonl", "agent-c8d9b115.jsonl"},
@@ -143,6 +140,15 @@ func TestAgentLogWrittenInTwoHalves(t *testing.T) {
 		os.WriteFile(filepath.Join(deep, p[1]), b, 0o600)
 		settle(filepath.Join(deep, p[1]))
 	}
+}
+
+func TestAgentLogWrittenInTwoHalves(t *testing.T) {
+	vl := backendtest.StartVL(t)
+	roots, deep := claudeLayout(t, true)
+	e := newEnv(t).set("GT_OTEL_LOGS_URL", vl.OTLPURL, "GT_RUN", "run-halves", "CLAUDE_CONFIG_DIR", roots)
+	agentLog(t, e, "/src/deep-manifest")
+	// The agent writes the rest.
+	writeRest(deep)
 	agentLog(t, e, "/src/deep-manifest")
 	agentLog(t, e, "/src/deep-manifest")
 	flushed(t, e)

@@ -311,14 +311,7 @@ func TestTurnSpansRestartAndParent(t *testing.T) {
 	halves := "c0570000-1111-4222-8333-000000000002"
 	e := newEnv(t).set("GT_OTEL_LOGS_URL", vl.OTLPURL, "GT_OTEL_TRACES_URL", jg.OTLPURL, "GT_RUN", halves, "CLAUDE_CONFIG_DIR", roots)
 	agentLog(t, e, "/src/deep-manifest")
-	for _, p := range [][2]string{
-		{"claude/ccl_v2.0.55_a7da6a22_main.jsonl", "a7da6a22-facc-4fcd-8bab-f83c87862004.jsonl"},
-		{"claude/ccl_v2.0.55_a7da6a22_agent-c8d9b115_sidechain.jsonl", "agent-c8d9b115.jsonl"},
-	} {
-		b, _ := os.ReadFile(filepath.Join(fixtures, p[0]))
-		os.WriteFile(filepath.Join(deep, p[1]), b, 0o600)
-		settle(filepath.Join(deep, p[1]))
-	}
+	writeRest(deep)
 	agentLog(t, e, "/src/deep-manifest")
 	agentLog(t, e, "/src/deep-manifest")
 	whole := "c0570000-1111-4222-8333-000000000003"
