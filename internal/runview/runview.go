@@ -253,7 +253,9 @@ func detail(e Event) string {
 	default:
 		keys := make([]string, 0, len(a))
 		for k := range a {
-			if !strings.HasPrefix(k, "gt.") && k != "duration_ms" && k != "exit_code" {
+			// trace_id/span_id link the record to its span: the run's
+			// trace is in the header, the span in the HTML view's details.
+			if !strings.HasPrefix(k, "gt.") && k != "duration_ms" && k != "exit_code" && k != "trace_id" && k != "span_id" {
 				keys = append(keys, k)
 			}
 		}

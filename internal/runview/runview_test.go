@@ -151,3 +151,12 @@ func TestRuns(t *testing.T) {
 		t.Fatalf("%s", out)
 	}
 }
+
+// A record's span link is not part of its description line (the trace is
+// in the header); its other attributes are.
+func TestDetailLeavesOutSpanLinks(t *testing.T) {
+	e := Event{Name: "bead.create", Attrs: map[string]string{"bead_id": "gt-kio", "trace_id": "785fc24f978e42b38ee5a68720ab74a7", "span_id": "db9b204b36512e5f"}}
+	if got := detail(e); got != "bead_id=gt-kio" {
+		t.Fatalf("detail = %q", got)
+	}
+}
