@@ -55,9 +55,14 @@ func Ask(dir string, q Request, timeout time.Duration) (Reply, bool, error) {
 	}
 	done := filepath.Join(rd, id+".done")
 	deadline := time.Now().Add(timeout + 5*time.Second)
+	// One wake-up is enough (the agent handles SIGUSR1 before it takes
+	// its lock); a repeat now and then covers an agent that was just
+	// exiting. Each wake-up costs the agent a pass over the journal.
+	var woke time.Time
 	for time.Now().Before(deadline) {
-		if pid > 0 {
+		if pid > 0 && time.Since(woke) >= 500*time.Millisecond {
 			syscall.Kill(pid, syscall.SIGUSR1)
+			woke = time.Now()
 		}
 		if b, err := os.ReadFile(done); err == nil {
 			os.Remove(done)
