@@ -228,17 +228,51 @@ func blocks(raw json.RawMessage) []claudeBlock {
 	return bs
 }
 
+// compactJSON is json.Marshal(json.RawMessage(raw)) written out (a tool
+// call's input, on every tool_use): the value without insignificant white
+// space, with <, >, & and U+2028/U+2029 escaped inside strings as
+// encoding/json escapes them; raw itself when it is not valid JSON.
 func compactJSON(raw json.RawMessage) string {
 	if len(raw) == 0 {
 		return ""
 	}
-	var b []byte
-	if v, err := json.Marshal(json.RawMessage(raw)); err == nil {
-		b = v
-	} else {
-		b = raw
+	if !json.Valid(raw) {
+		return string(raw)
+	}
+	b := make([]byte, 0, len(raw)+16)
+	for i := 0; i < len(raw); {
+		switch c := raw[i]; c {
+		case ' ', '\t', '\n', '\r':
+			i++
+		case '"':
+			e, _ := skipString(raw, i)
+			b = appendHTMLSafe(b, raw[i:e])
+			i = e
+		default:
+			b = append(b, c)
+			i++
+		}
 	}
 	return string(b)
+}
+
+// appendHTMLSafe appends the JSON string s with encoding/json's HTML and
+// JavaScript escapes.
+func appendHTMLSafe(b, s []byte) []byte {
+	const hex = "0123456789abcdef"
+	start := 0
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c == '<' || c == '>' || c == '&':
+			b = append(append(b, s[start:i]...), '\\', 'u', '0', '0', hex[c>>4], hex[c&0xf])
+			start = i + 1
+		case c == 0xe2 && i+2 < len(s) && s[i+1] == 0x80 && s[i+2]&^1 == 0xa8: // U+2028, U+2029
+			b = append(append(b, s[start:i]...), '\\', 'u', '2', '0', '2', hex[s[i+2]&0xf])
+			i += 2
+			start = i + 1
+		}
+	}
+	return append(b, s[start:]...)
 }
 
 func (p *claudeParser) emitHeld() []event.Record {

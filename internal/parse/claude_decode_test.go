@@ -157,3 +157,57 @@ func FuzzClaudeDecode(f *testing.F) {
 		}
 	})
 }
+
+func marshalRaw(raw []byte) string {
+	if len(raw) == 0 {
+		return ""
+	}
+	if b, err := json.Marshal(json.RawMessage(raw)); err == nil {
+		return string(b)
+	}
+	return string(raw)
+}
+
+// compactJSON writes what json.Marshal writes for every tool input of the
+// real transcripts, and for shapes they do not show.
+func TestCompactJSONMatchesMarshal(t *testing.T) {
+	inputs := []string{
+		`{"a" : [1, 2 ,{"b":"<x> & y"}], "c":"\u2028 \u2029 \u003c"}`,
+		" {\n\t\"cmd\": \"echo \\\"hi\\\" > /tmp/f && cat </tmp/f\"\r\n}",
+		"{\"s\":\"\u2028\u2029\"}",
+		`"just a string"`, `null`, `12.5e3`, `[]`, `{}`,
+		`{"bad": }`, `{"x":"\xff"}`,
+	}
+	for _, f := range claudeFixtures {
+		data, _ := os.ReadFile(f)
+		for _, l := range bytes.Split(data, []byte("\n")) {
+			var cl claudeLine
+			if cl.decode(l) != nil || cl.Message == nil {
+				continue
+			}
+			for _, b := range blocks(cl.Message.Content) {
+				if b.Type == "tool_use" {
+					inputs = append(inputs, string(b.Input))
+				}
+			}
+		}
+	}
+	if len(inputs) < 50 {
+		t.Fatalf("only %d inputs", len(inputs))
+	}
+	for _, in := range inputs {
+		if got, want := compactJSON(json.RawMessage(in)), marshalRaw([]byte(in)); got != want {
+			t.Fatalf("compactJSON(%.200q)\n got %.300q\nwant %.300q", in, got, want)
+		}
+	}
+}
+
+func FuzzCompactJSON(f *testing.F) {
+	f.Add([]byte(`{"a" : [1, 2 ,{"b":"<x> & y \u2028"}]}`))
+	f.Add([]byte("\"\xe2\x80\xa8<\""))
+	f.Fuzz(func(t *testing.T, in []byte) {
+		if got, want := compactJSON(in), marshalRaw(in); got != want {
+			t.Fatalf("compactJSON(%q) = %q, want %q", in, got, want)
+		}
+	})
+}
