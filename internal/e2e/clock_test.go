@@ -374,3 +374,38 @@ func TestJournalBoundDropsOldest(t *testing.T) {
 	vm.WaitValue(t, `sum(increase(gastown.telemetry.dropped.total{signal="logs"}[1d]))`, float64(lost), 20*time.Second)
 	t.Logf("%d of %d records dropped past the bound, %d delivered", lost, segs*4+1, kept)
 }
+
+// Asking whether an agent runs holds the lock for a moment (Running,
+// status, flush, every call): an agent starting at that moment still
+// becomes the agent. Each start below races a probe that asks without
+// pause.
+func TestAgentStartsWhileProbed(t *testing.T) {
+	r := newAgentRig(t, time.Now(), journal.Dest{})
+	stop := make(chan struct{})
+	probed := make(chan int)
+	go func() {
+		n := 0
+		for {
+			select {
+			case <-stop:
+				probed <- n
+				return
+			default:
+				shipper.Running(r.dir)
+				n++
+			}
+		}
+	}()
+	for i := 0; i < 30; i++ {
+		r.start()
+		r.cancel()
+		if err := <-r.done; err != nil {
+			t.Fatalf("agent %d: %v", i, err)
+		}
+		r.cur = nil
+	}
+	close(stop)
+	if n := <-probed; n < 1000 {
+		t.Fatalf("only %d probes: the race was not exercised", n)
+	}
+}

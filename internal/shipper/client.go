@@ -18,12 +18,7 @@ import (
 
 // Running returns the pid of the agent holding the lock in dir, or 0.
 func Running(dir string) int {
-	lk, err := state.TryLock(LockPath(dir))
-	if err == nil {
-		lk.Unlock()
-		return 0
-	}
-	if !errors.Is(err, state.ErrLocked) {
+	if held, err := state.Held(LockPath(dir)); err != nil || !held {
 		return 0
 	}
 	b, _ := os.ReadFile(LockPath(dir))

@@ -145,7 +145,7 @@ func (s *Shipper) Run(ctx context.Context) error {
 	s.wake = make(chan os.Signal, 1)
 	signal.Notify(s.wake, syscall.SIGUSR1)
 	defer signal.Stop(s.wake)
-	lk, err := state.TryLock(LockPath(s.o.Dir))
+	lk, err := takeLock(s.o.Dir)
 	if err != nil {
 		if err == state.ErrLocked {
 			return ErrRunning
@@ -154,7 +154,7 @@ func (s *Shipper) Run(ctx context.Context) error {
 	}
 	for {
 		if err := s.runLocked(ctx, lk); err != nil {
-			lk.Unlock()
+			release(lk)
 			if err == ErrLockLost {
 				s.logf("%v", err)
 			}
@@ -162,11 +162,11 @@ func (s *Shipper) Run(ctx context.Context) error {
 		}
 		// Released: an entry appended while we were deciding to exit found
 		// the lock held and started no agent. Look once more.
-		lk.Unlock()
+		release(lk)
 		if s.o.Drain || ctx.Err() != nil || !s.unread() {
 			return nil
 		}
-		if lk, err = state.TryLock(LockPath(s.o.Dir)); err != nil {
+		if lk, err = takeLock(s.o.Dir); err != nil {
 			return nil // another agent took over
 		}
 		s.exiting, s.finalDone = false, false
@@ -219,6 +219,30 @@ func (s *Shipper) runLocked(ctx context.Context, lk *state.Lock) error {
 			}
 		}
 	}
+}
+
+// lockRetry is how long an agent keeps trying a held lock: whoever asks
+// whether an agent runs (Running, a call) holds the lock for a moment to
+// find out, and must not be taken for one.
+const lockRetry = 100 * time.Millisecond
+
+// takeLock takes the agent lock, retrying for lockRetry while it is held.
+func takeLock(dir string) (*state.Lock, error) {
+	deadline := time.Now().Add(lockRetry)
+	for {
+		lk, err := state.TryLock(LockPath(dir))
+		if err != state.ErrLocked || time.Now().After(deadline) {
+			return lk, err
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+}
+
+// release gives the lock up, its pid erased first: a pid left in the file
+// could name another process by the time someone reads it.
+func release(lk *state.Lock) {
+	lk.File().Truncate(0)
+	lk.Unlock()
 }
 
 // holds reports whether lk is still the file at the lock path.

@@ -48,12 +48,8 @@ func ShipperRunning() bool {
 	if err != nil {
 		return false
 	}
-	lk, err := state.TryLock(p)
-	if err != nil {
-		return errors.Is(err, state.ErrLocked)
-	}
-	lk.Unlock()
-	return false
+	held, _ := state.Held(p)
+	return held
 }
 
 // ensureShipper starts the agent, detached, when none runs. The caller

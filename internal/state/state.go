@@ -155,6 +155,25 @@ func TryLock(path string) (*Lock, error) {
 	return &Lock{f}, nil
 }
 
+// Held reports whether someone holds the lock on path (TryLock's), without
+// taking it: a shared lock for a moment, so that two who ask at once do
+// not see each other as the holder, and the holder-to-be only waits a
+// moment (it retries).
+func Held(path string) (bool, error) {
+	f, err := openLock(path)
+	if err != nil {
+		return false, err
+	}
+	defer f.Close()
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_SH|syscall.LOCK_NB); err != nil {
+		if err == syscall.EWOULDBLOCK {
+			return true, nil
+		}
+		return false, err
+	}
+	return false, nil
+}
+
 // File returns the locked file (e.g. to write a PID into it).
 func (l *Lock) File() *os.File { return l.f }
 

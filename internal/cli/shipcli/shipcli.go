@@ -258,11 +258,16 @@ func newStopCmd(out io.Writer) *cobra.Command {
 				fmt.Fprintln(out, "gtrun-shipper: not running")
 				return nil
 			}
-			if pid > 0 {
-				syscall.Kill(pid, syscall.SIGTERM)
-			}
+			// Until no agent holds the lock: one that was starting as
+			// this one stopped takes over, and is asked to stop too; a
+			// pid not written yet (-1) is read again.
 			deadline := time.Now().Add(timeout)
-			for shipper.Running(dir) != 0 {
+			asked := map[int]bool{}
+			for ; pid != 0; pid = shipper.Running(dir) {
+				if pid > 0 && !asked[pid] {
+					syscall.Kill(pid, syscall.SIGTERM)
+					asked[pid] = true
+				}
 				if time.Now().After(deadline) {
 					return fmt.Errorf("agent %d still running after %v", pid, timeout)
 				}
