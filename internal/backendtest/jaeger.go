@@ -17,10 +17,27 @@ type Jaeger struct {
 	QueryURL string // query API and UI
 }
 
-// StartJaeger starts Jaeger; it is killed when the test ends.
+// StartJaeger starts Jaeger; it is killed when the test ends. Its seven
+// ports are picked free and then bound by Jaeger, so another process may
+// take one in between: a Jaeger that exits while starting is started
+// again on fresh ports, up to three times.
 func StartJaeger(t testing.TB) *Jaeger {
 	t.Helper()
 	bin := Binary(t, "jaeger")
+	var last string
+	for attempt := 0; attempt < 3; attempt++ {
+		j, log, ok := startJaeger(t, bin)
+		if ok {
+			return j
+		}
+		last = log
+	}
+	t.Fatalf("backendtest: jaeger exited while starting, three times: %s", last)
+	return nil
+}
+
+// startJaeger makes one attempt; false with Jaeger's log when it exited.
+func startJaeger(t testing.TB, bin string) (*Jaeger, string, bool) {
 	hp := func() string { return fmt.Sprintf("127.0.0.1:%d", FreePort(t)) }
 	otlp, query := hp(), hp()
 	args := []string{
@@ -37,28 +54,30 @@ func StartJaeger(t testing.TB) *Jaeger {
 	}
 	done := make(chan struct{})
 	go func() { cmd.Wait(); close(done) }()
-	t.Cleanup(func() {
-		cmd.Process.Kill()
-		<-done
-		if t.Failed() {
-			t.Logf("jaeger log:\n%s", log.String())
-		}
-	})
 	j := &Jaeger{OTLPURL: "http://" + otlp + "/v1/traces", QueryURL: "http://" + query}
 	deadline := time.Now().Add(60 * time.Second)
 	for {
 		select {
 		case <-done:
-			t.Fatalf("backendtest: jaeger exited: %s", log.String())
+			return nil, log.String(), false
 		default:
 		}
 		if resp, err := http.Get(j.QueryURL + "/api/services"); err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == 200 {
-				return j
+				t.Cleanup(func() {
+					cmd.Process.Kill()
+					<-done
+					if t.Failed() {
+						t.Logf("jaeger log:\n%s", log.String())
+					}
+				})
+				return j, "", true
 			}
 		}
 		if time.Now().After(deadline) {
+			cmd.Process.Kill()
+			<-done
 			t.Fatalf("backendtest: jaeger did not answer within 60s: %s", log.String())
 		}
 		time.Sleep(50 * time.Millisecond)
