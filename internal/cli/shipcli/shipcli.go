@@ -8,8 +8,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/gastown/gtrun/internal/cli"
-	"github.com/gastown/gtrun/internal/cli/viewcli"
 	"io"
 	"log"
 	"os"
@@ -22,6 +20,8 @@ import (
 	"github.com/spf13/cobra"
 	"go.opentelemetry.io/otel"
 
+	"github.com/gastown/gtrun/internal/cli"
+	"github.com/gastown/gtrun/internal/cli/viewcli"
 	"github.com/gastown/gtrun/internal/export"
 	"github.com/gastown/gtrun/internal/journal"
 	"github.com/gastown/gtrun/internal/shipper"
