@@ -16,6 +16,7 @@ import (
 	"github.com/gastown/gtrun/internal/event"
 	"github.com/gastown/gtrun/internal/parse"
 	"github.com/gastown/gtrun/internal/runenv"
+	"github.com/gastown/gtrun/internal/selfreport"
 	"github.com/gastown/gtrun/internal/wrap"
 )
 
@@ -78,19 +79,11 @@ func runWrapped(ctx context.Context, ios IOStreams, o *runOptions) wrap.Result {
 	t := newTelemetry(ios, o.runID)
 	defer t.x.Close()
 
-	name := o.name
-	if name == "" {
-		name = filepath.Base(o.argv[0])
-	}
-	rules, rerr := loadRules(t.env, o.rules)
-	if rerr != nil {
-		fmt.Fprintf(ios.Err, "gtrun: %v (default rules used)\n", rerr)
-	}
-	logOutput := name == "bd" && envBool(t.env, "GT_LOG_BD_OUTPUT")
+	p := planCall(t, ios, o)
 	var capMu sync.Mutex
 	var out capture
 	var captureFn func(stream string, line []byte)
-	if logOutput || rules.WantsOutput(name, o.argv[1:]) {
+	if p.capture {
 		captureFn = func(stream string, line []byte) {
 			capMu.Lock()
 			out.add(stream, line)
@@ -99,57 +92,124 @@ func runWrapped(ctx context.Context, ios IOStreams, o *runOptions) wrap.Result {
 	}
 
 	span := planSpan(t, o.spanID)
-	childEnv, _ := runenv.Child(t.env, t.runID, append(span.childEnv(), o.extraEnv...)...)
-	path := o.path
-	var startErr error
-	if path == "" {
-		path, startErr = wrap.LookPath(o.argv[0])
+	extra := append(span.childEnv(), o.extraEnv...)
+	if p.reporter {
+		extra = append(extra, selfreport.Marker+"="+p.name)
 	}
+	childEnv, _ := runenv.Child(t.env, t.runID, extra...)
 	start := time.Now()
 	var res wrap.Result
+	startErr := p.startErr
 	if startErr == nil {
-		mode := wrap.PTYAuto
-		if o.pty {
-			mode = wrap.PTYOn
-		} else if o.noPTY {
-			mode = wrap.PTYOff
-		}
 		res, startErr = wrap.Run(ctx, wrap.Options{
-			Path: path, Args: o.argv, Env: childEnv, PTY: mode,
+			Path: p.path, Args: o.argv, Env: childEnv, PTY: o.ptyMode(),
 			Stdin: ios.In, Stdout: ios.OutFile, Stderr: ios.ErrFile,
 			Capture: captureFn, Signals: sigs,
 		})
 	}
 	if startErr != nil {
-		code := 125
-		var we *wrap.Error
-		if errors.As(startErr, &we) {
-			code = we.Code
-		}
-		res = wrap.Result{ExitCode: code, Start: start, End: time.Now()}
-		fmt.Fprintln(ios.Err, oneLine(startErr))
+		res = startFailed(ios, startErr, start)
 	}
+	recordCall(t, span, p, o.argv[1:], res, startErr, &out)
+	return res
+}
 
-	rec := callRecord(name, o.argv[1:], res, t.env, &out, logOutput)
+func (o *runOptions) ptyMode() wrap.PTYMode {
+	switch {
+	case o.pty:
+		return wrap.PTYOn
+	case o.noPTY:
+		return wrap.PTYOff
+	}
+	return wrap.PTYAuto
+}
+
+// startFailed is the result of a child that did not start, with the
+// shell's status for it; the message goes to the user's stderr.
+func startFailed(ios IOStreams, err error, start time.Time) wrap.Result {
+	code := 125
+	var we *wrap.Error
+	if errors.As(err, &we) {
+		code = we.Code
+	}
+	fmt.Fprintln(ios.Err, oneLine(err))
+	return wrap.Result{ExitCode: code, Start: start, End: time.Now()}
+}
+
+// callPlan is what a call decides before its child starts.
+type callPlan struct {
+	name, path string
+	startErr   error
+	rules      *parse.RuleSet // nil: no catalog event from this call
+	// reporter: the child reports its own catalog (gt with its telemetry
+	// on): gtrun records the process only, and marks the child's
+	// environment so shims below it add no catalog events either.
+	reporter  bool
+	logOutput bool
+	capture   bool
+}
+
+func planCall(t *telemetry, ios IOStreams, o *runOptions) callPlan {
+	p := callPlan{name: o.name, path: o.path}
+	if p.name == "" {
+		p.name = filepath.Base(o.argv[0])
+	}
+	if p.path == "" {
+		p.path, p.startErr = resolveChild(o.argv[0])
+	}
+	rules, rerr := loadRules(t.env, o.rules)
+	if rerr != nil {
+		fmt.Fprintf(ios.Err, "gtrun: %v (default rules used)\n", rerr)
+	}
+	p.rules = rules
+	switch {
+	case p.name == "gt":
+		if p.startErr == nil && selfreport.Gt(p.path, t.env.Get) {
+			p.rules, p.reporter = nil, true
+		}
+	case t.env.Get(selfreport.Marker) != "":
+		p.rules = nil // a program that reports its catalog runs this one
+	}
+	p.logOutput = p.name == "bd" && envBool(t.env, "GT_LOG_BD_OUTPUT")
+	p.capture = p.logOutput || p.rules != nil && p.rules.WantsOutput(p.name, o.argv[1:])
+	return p
+}
+
+// resolveChild finds the program to run. A gtrun shim found for it (`gtrun
+// bd …` with the shim directory first on PATH) is skipped for the real
+// program after it: one call, one record, one wrapper.
+func resolveChild(arg0 string) (string, error) {
+	path, err := wrap.LookPath(arg0)
+	if err != nil || !isSelf(path) {
+		return path, err
+	}
+	return findReal(filepath.Base(arg0))
+}
+
+// recordCall journals the call record, its span and the catalog events.
+func recordCall(t *telemetry, span spanPlan, p callPlan, args []string, res wrap.Result, startErr error, out *capture) {
+	rec := callRecord(p.name, args, res, t.env, out, p.logOutput)
 	if startErr != nil {
 		rec.Err = oneLine(startErr)
 	}
-	spanName := name
+	spanName := p.name
 	if rec.Name == "bd.call" {
 		spanName = "bd " + rec.GetString("subcommand")
 	}
 	span.finish(t, strings.TrimSpace(spanName), res.Start, res.End, rec.Attrs, rec.Err)
 	t.x.Emit(rec)
-	for _, r := range rules.Events(parse.Call{
-		Command: name, Args: o.argv[1:], ExitCode: res.ExitCode,
-		Stdout: out.stdout, Stderr: out.stderr, Combined: out.combined,
+	if p.rules == nil || startErr != nil {
+		return
+	}
+	for _, r := range p.rules.Events(parse.Call{
+		Command: p.name, Args: args, ExitCode: res.ExitCode,
+		Stdout: out.stdout, Stderr: out.stderr, Combined: out.combined, Getenv: t.env.Get,
 	}) {
 		if r.Time.IsZero() {
 			r.Time = res.End
 		}
 		t.x.Emit(r)
 	}
-	return res
 }
 
 func oneLine(err error) string {

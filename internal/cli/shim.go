@@ -70,6 +70,17 @@ func findReal(name string) (string, error) {
 	return "", fmt.Errorf("%s: command not found", name)
 }
 
+// isSelf reports whether path is this gtrun (a shim link to it).
+func isSelf(path string) bool {
+	self, err := os.Executable()
+	if err != nil {
+		return false
+	}
+	a, err1 := os.Stat(self)
+	b, err2 := os.Stat(path)
+	return err1 == nil && err2 == nil && os.SameFile(a, b)
+}
+
 func newShimCmd(ios IOStreams) *cobra.Command {
 	cmd := &cobra.Command{Use: "shim", Short: "Manage shim links (bd → gtrun)"}
 	cmd.AddCommand(&cobra.Command{

@@ -238,9 +238,9 @@ func demoRun(t *testing.T, vl *backendtest.VL, jg *backendtest.Jaeger, run strin
 	if r := e.run("", "flush"); r.code != 0 {
 		t.Fatalf("flush: %+v", r)
 	}
-	// 3 before the session (bd.call, bead.create, sling), session.start and
-	// .stop, and 10 inside it.
-	return vl.WaitCount(t, `"run.id":="`+run+`"`, 16, 30*time.Second)
+	// 2 before the session (bd.call, sling: a bd create is one bd.call),
+	// session.start and .stop, and 9 inside it.
+	return vl.WaitCount(t, `"run.id":="`+run+`"`, 13, 30*time.Second)
 }
 
 func TestHTMLDemoRun(t *testing.T) {
@@ -251,7 +251,7 @@ func TestHTMLDemoRun(t *testing.T) {
 	e := newEnv(t).set("GT_OTEL_LOGS_URL", vl.OTLPURL)
 	dir := t.TempDir()
 	file := filepath.Join(dir, "demo.html")
-	if r := e.run("", "trace", run, "--html", file); r.code != 0 || !strings.Contains(r.stdout, "wrote "+file+" (16 events)") {
+	if r := e.run("", "trace", run, "--html", file); r.code != 0 || !strings.Contains(r.stdout, "wrote "+file+" (13 events)") {
 		t.Fatalf("%+v", r)
 	}
 	page, err := os.ReadFile(file)
@@ -275,9 +275,9 @@ func TestHTMLDemoRun(t *testing.T) {
 		under[r.Name+" < "+strings.Join(r.Parents, " < ")]++
 	}
 	wantUnder := map[string]int{
-		"bd.call < ": 1, "bead.create < ": 1, "sling < ": 1, "session.start < ": 1,
+		"bd.call < ": 1, "sling < ": 1, "session.start < ": 1,
 		"session.stop < session.start": 1, "agent.instantiate < session.start": 1,
-		"bd.call < session.start": 3, "bead.create < session.start": 1, "cmd.call < session.start": 1,
+		"bd.call < session.start": 3, "cmd.call < session.start": 1,
 		"agent.event < session.start < agent.instantiate < turn": 3,
 		"agent.usage < session.start < agent.instantiate < turn": 2,
 	}
@@ -461,7 +461,7 @@ func TestHTMLServeFollows(t *testing.T) {
 	e.run("", "bd", "create", "Later", "--silent")
 	e.run("", "emit", "done", "exit_type=COMPLETED")
 	e.run("", "flush")
-	all := vl.WaitCount(t, `"run.id":="`+run+`"`, 5, 30*time.Second) // + bd.call, bead.create, done
+	all := vl.WaitCount(t, `"run.id":="`+run+`"`, 4, 30*time.Second) // + bd.call, done
 	waitLive(t, url+"run.json", len(all), 30*time.Second)
 	checkPage(t, browse(t, url, 0, "", 0, 0), all)
 

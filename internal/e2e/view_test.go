@@ -30,12 +30,12 @@ func TestTraceAndRuns(t *testing.T) {
 	scenario(t, e, "run-view-1")
 	other := newEnv(t).set("GT_OTEL_LOGS_URL", vl.OTLPURL)
 	scenario(t, other, "run-view-2")
-	vl.WaitCount(t, `"run.id":="run-view-1"`, 5, 20*time.Second) // 2 bd.call, bead.create, sling, cmd.call
+	vl.WaitCount(t, `"run.id":="run-view-1"`, 4, 20*time.Second) // 2 bd.call, sling, cmd.call
 	r := e.run("", "trace", "run-view-1", "--width", "120")
 	if r.code != 0 {
 		t.Fatalf("%+v", r)
 	}
-	order := []string{"bd.call", "bead.create", "bd.call", "sling", "cmd.call"}
+	order := []string{"bd.call", "bd.call", "sling", "cmd.call"}
 	pos := 0
 	for _, want := range order {
 		i := strings.Index(r.stdout[pos:], want)

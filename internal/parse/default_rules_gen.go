@@ -4,39 +4,16 @@ package parse
 
 func generatedRules() []*Rule {
 	return []*Rule{
-		{Name: "bd.create.human", Command: "bd", Args: []string{"create"}, Flag: "", NoFlag: "", On: "ok", Stream: "stdout", Lines: []string{"^✓ Created issue: (?P<id>[A-Za-z0-9]+-[A-Za-z0-9.-]+) — "}, Unless: "", JSON: false, Event: "bead.create", Attrs: map[string]string{"bead_id": "$id", "mol_source": "wisp:$id", "parent_id": "--parent | parent:$id"}},
-		{Name: "bd.create.silent", Command: "bd", Args: []string{"create"}, Flag: "--silent", NoFlag: "", On: "ok", Stream: "stdout", Lines: []string{"^(?P<id>[a-z0-9]+-[a-z0-9]+(?:-[a-z0-9]+)*(?:\\.[0-9]+)*)$"}, Unless: "", JSON: false, Event: "bead.create", Attrs: map[string]string{"bead_id": "$id", "mol_source": "wisp:$id", "parent_id": "--parent | parent:$id"}},
-		{Name: "bd.q", Command: "bd", Args: []string{"q"}, Flag: "", NoFlag: "", On: "ok", Stream: "stdout", Lines: []string{"^(?P<id>[a-z0-9]+-[a-z0-9]+(?:-[a-z0-9]+)*(?:\\.[0-9]+)*)$"}, Unless: "", JSON: false, Event: "bead.create", Attrs: map[string]string{"bead_id": "$id", "mol_source": "wisp:$id", "parent_id": "--parent | parent:$id"}},
-		{Name: "bd.create.json", Command: "bd", Args: []string{"create"}, Flag: "--json", NoFlag: "", On: "ok", Stream: "stdout", Lines: nil, Unless: "", JSON: true, Event: "bead.create", Attrs: map[string]string{"bead_id": "json:id | json:data.id", "mol_source": "wisp:json:id", "parent_id": "--parent | parent:json:id | parent:json:data.id"}},
-		{Name: "bd.create.error", Command: "bd", Args: []string{"create"}, Flag: "", NoFlag: "", On: "error", Stream: "any", Lines: nil, Unless: "", JSON: false, Event: "bead.create", Attrs: map[string]string{"bead_id": "'' ", "parent_id": "--parent"}},
-		{Name: "bd.mol.wisp.human", Command: "bd", Args: []string{"mol", "wisp"}, Flag: "", NoFlag: "--json", On: "ok", Stream: "stdout", Lines: []string{"^✓ Created wisp: (?P<n>\\d+) issues", "^\\s*Root issue: (?P<root>\\S+)"}, Unless: "", JSON: false, Event: "mol.wisp", Attrs: map[string]string{"bead_id": "--on | $2", "formula_name": "$1", "wisp_root_id": "$root"}},
-		{Name: "bd.mol.wisp.json", Command: "bd", Args: []string{"mol", "wisp"}, Flag: "--json", NoFlag: "", On: "ok", Stream: "stdout", Lines: nil, Unless: "", JSON: true, Event: "mol.wisp", Attrs: map[string]string{"bead_id": "--on | $2", "formula_name": "$1", "wisp_root_id": "json:new_epic_id | json:data.new_epic_id"}},
-		{Name: "bd.mol.wisp.error", Command: "bd", Args: []string{"mol", "wisp"}, Flag: "", NoFlag: "", On: "error", Stream: "any", Lines: nil, Unless: "", JSON: false, Event: "mol.wisp", Attrs: map[string]string{"bead_id": "--on | $2", "formula_name": "$1"}},
 		{Name: "bd.mol.squash", Command: "bd", Args: []string{"mol", "squash"}, Flag: "", NoFlag: "", On: "ok", Stream: "stdout", Lines: []string{"^✓ Squashed molecule: (?P<done>\\d+) children"}, Unless: "", JSON: false, Event: "mol.squash", Attrs: map[string]string{"digest_created": "!--no-digest", "done_steps": "$done", "mol_id": "$1", "total_steps": "$done"}},
 		{Name: "bd.mol.squash.json", Command: "bd", Args: []string{"mol", "squash"}, Flag: "--json", NoFlag: "", On: "ok", Stream: "stdout", Lines: nil, Unless: "", JSON: true, Event: "mol.squash", Attrs: map[string]string{"digest_created": "!--no-digest", "done_steps": "json:squashed_count | json:children", "mol_id": "$1 | json:molecule_id"}},
 		{Name: "bd.mol.burn.json", Command: "bd", Args: []string{"mol", "burn"}, Flag: "--json", NoFlag: "", On: "ok", Stream: "stdout", Lines: nil, Unless: "", JSON: true, Event: "mol.burn", Attrs: map[string]string{"children_closed": "json:deleted_count", "mol_id": "json:molecule_id | $1"}},
 		{Name: "bd.mol.burn.human", Command: "bd", Args: []string{"mol", "burn"}, Flag: "", NoFlag: "--json", On: "ok", Stream: "stdout", Lines: []string{"(?i)(?:burned|deleted)\\D*(?P<n>\\d+)"}, Unless: "Canceled\\.", JSON: false, Event: "mol.burn", Attrs: map[string]string{"children_closed": "$n", "mol_id": "$1"}},
-		{Name: "bd.cook", Command: "bd", Args: []string{"cook"}, Flag: "", NoFlag: "", On: "any", Stream: "stdout", Lines: nil, Unless: "", JSON: false, Event: "mol.cook", Attrs: map[string]string{"formula_name": "$1"}},
-		{Name: "bd.mol.cook", Command: "bd", Args: []string{"mol", "cook"}, Flag: "", NoFlag: "", On: "any", Stream: "stdout", Lines: nil, Unless: "", JSON: false, Event: "mol.cook", Attrs: map[string]string{"formula_name": "$1"}},
-		{Name: "gt.sling", Command: "gt", Args: []string{"sling"}, Flag: "", NoFlag: "", On: "any", Stream: "stdout", Lines: nil, Unless: "", JSON: false, Event: "sling", Attrs: map[string]string{"bead": "$1", "target": "$2 | --target"}},
-		{Name: "gt.nudge", Command: "gt", Args: []string{"nudge"}, Flag: "", NoFlag: "", On: "any", Stream: "stdout", Lines: nil, Unless: "", JSON: false, Event: "nudge", Attrs: map[string]string{"target": "$1"}},
-		{Name: "gt.done", Command: "gt", Args: []string{"done"}, Flag: "", NoFlag: "", On: "any", Stream: "stdout", Lines: nil, Unless: "", JSON: false, Event: "done", Attrs: map[string]string{"exit_type": "--exit | 'COMPLETED'"}},
-		{Name: "gt.mail.send", Command: "gt", Args: []string{"mail", "send"}, Flag: "", NoFlag: "", On: "any", Stream: "stdout", Lines: nil, Unless: "", JSON: false, Event: "mail", Attrs: map[string]string{"msg.priority": "--priority", "msg.subject": "--subject | -s", "msg.thread_id": "--thread", "msg.to": "--to | $1", "msg.type": "--type", "operation": "'send'"}},
-		{Name: "gt.mail.read", Command: "gt", Args: []string{"mail", "read"}, Flag: "", NoFlag: "", On: "any", Stream: "stdout", Lines: nil, Unless: "", JSON: false, Event: "mail", Attrs: map[string]string{"msg.id": "$1", "operation": "'read'"}},
-		{Name: "gt.mail.archive", Command: "gt", Args: []string{"mail", "archive"}, Flag: "", NoFlag: "", On: "any", Stream: "stdout", Lines: nil, Unless: "", JSON: false, Event: "mail", Attrs: map[string]string{"msg.id": "$1", "operation": "'archive'"}},
-		{Name: "gt.mail.delete", Command: "gt", Args: []string{"mail", "delete"}, Flag: "", NoFlag: "", On: "any", Stream: "stdout", Lines: nil, Unless: "", JSON: false, Event: "mail", Attrs: map[string]string{"msg.id": "$1", "operation": "'delete'"}},
-		{Name: "gt.prime", Command: "gt", Args: []string{"prime"}, Flag: "", NoFlag: "", On: "any", Stream: "stdout", Lines: nil, Unless: "", JSON: false, Event: "prime", Attrs: map[string]string{"hook_mode": "--hook-mode | ?--hook", "role": "--role"}},
-		{Name: "gt.polecat.add", Command: "gt", Args: []string{"polecat", "add"}, Flag: "", NoFlag: "", On: "any", Stream: "stdout", Lines: nil, Unless: "", JSON: false, Event: "polecat.spawn", Attrs: map[string]string{"name": "$1"}},
-		{Name: "gt.polecat.remove", Command: "gt", Args: []string{"polecat", "remove"}, Flag: "", NoFlag: "", On: "any", Stream: "stdout", Lines: nil, Unless: "", JSON: false, Event: "polecat.remove", Attrs: map[string]string{"name": "$1"}},
-		{Name: "gt.convoy.create", Command: "gt", Args: []string{"convoy", "create"}, Flag: "", NoFlag: "", On: "any", Stream: "stdout", Lines: nil, Unless: "", JSON: false, Event: "convoy.create", Attrs: map[string]string{"bead_id": "$1 | --bead"}},
-		{Name: "gt.formula.run", Command: "gt", Args: []string{"formula", "run"}, Flag: "", NoFlag: "", On: "any", Stream: "stdout", Lines: nil, Unless: "", JSON: false, Event: "formula.instantiate", Attrs: map[string]string{"bead_id": "$2 | --on", "formula_name": "$1"}},
-		{Name: "gt.mol.cook", Command: "gt", Args: []string{"mol", "cook"}, Flag: "", NoFlag: "", On: "any", Stream: "stdout", Lines: nil, Unless: "", JSON: false, Event: "mol.cook", Attrs: map[string]string{"formula_name": "$1"}},
 	}
 }
 
 func hasGeneratedRules(command string) bool {
 	switch command {
-	case "bd", "gt":
+	case "bd":
 		return true
 	}
 	return false

@@ -27,6 +27,9 @@ type Call struct {
 	Stdout   []byte
 	Stderr   []byte
 	Combined []byte // PTY output, or stdout and stderr merged
+	// Getenv reads the call's environment (gt's catalog reads GT_ROLE…);
+	// nil reads nothing.
+	Getenv func(string) string
 }
 
 // Rule turns a matching call into one catalog event. See docs/rules.md.
@@ -223,6 +226,9 @@ func (rs *RuleSet) Merge(user *RuleSet) *RuleSet {
 // message) of this call, decided from argv alone before the child starts.
 // When none does, the child gets the user's terminal itself.
 func (rs *RuleSet) WantsOutput(command string, args []string) bool {
+	if command == "gt" && GtWantsOutput(args) {
+		return true
+	}
 	if rs == nil {
 		return false
 	}
@@ -243,7 +249,7 @@ func (rs *RuleSet) WantsOutput(command string, args []string) bool {
 
 // HasDefaultRules reports whether any built-in rule is about command, so a
 // call of any other command builds no rule set at all.
-func HasDefaultRules(command string) bool { return hasGeneratedRules(command) }
+func HasDefaultRules(command string) bool { return command == "gt" || hasGeneratedRules(command) }
 
 // All returns the rules in order.
 func (rs *RuleSet) All() []*Rule { return rs.rules }
@@ -259,12 +265,16 @@ func (rs *RuleSet) Rules() []string {
 
 // Events returns the catalog events a call produces.
 func (rs *RuleSet) Events(c Call) (recs []event.Record) {
-	if rs == nil {
-		return nil
+	if c.Command == "gt" {
+		recs = GtEvents(c, c.Getenv) // gt's catalog is built in (gtevents.go)
 	}
+	if rs == nil {
+		return recs
+	}
+	builtin := len(recs)
 	defer func() {
 		if recover() != nil {
-			recs = nil // a rule must never take the wrapped command down
+			recs = recs[:builtin] // a rule must never take the wrapped command down
 		}
 	}()
 	var cc *callCtx
