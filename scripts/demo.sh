@@ -87,7 +87,7 @@ echo
 echo "== VictoriaLogs: records of run $GT_RUN  (LogsQL: \"run.id\":=\"$GT_RUN\" | sort by (_time))"
 for _ in $(seq 50); do
   n=$(curl -fsS "$VL/select/logsql/query" --data-urlencode "query=\"run.id\":=\"$GT_RUN\" | count()" | sed -n 's/.*"count(\*)":"\([0-9]*\)".*/\1/p')
-  [ "${n:-0}" -ge 13 ] && break; sleep 0.2
+  [ "${n:-0}" -ge 10 ] && break; sleep 0.2
 done
 curl -fsS "$VL/select/logsql/query" --data-urlencode \
   "query=\"run.id\":=\"$GT_RUN\" AND NOT _msg:agent.* | sort by (_time) | fields _time, _msg, status, subcommand, command, exit_code, duration_ms, bead_id, wisp_root_id, error" \
@@ -108,7 +108,7 @@ for _ in $(seq 100); do
 done
 out=$(curl -fsS "$VM/api/v1/query" --data-urlencode 'query=sum by (subcommand, status) (increase(gastown.bd.calls.total[1h]))' --data-urlencode nocache=1)
 echo "$out" | grep -o '{"metric":{[^}]*},"value":\[[^]]*\]}' | sed 's/^/  /' || true
-for q in 'sum(increase(gastown.bd.calls.total[1h]))' 'sum(increase(gastown.bead.creates.total[1h]))' \
+for q in 'sum(increase(gastown.bd.calls.total[1h]))' 'sum(increase(gastown.cmd.calls.total[1h]))' \
          'sum(increase(gastown.sling.dispatches.total[1h]))' 'histogram_quantile(0.95, sum by (le) (increase(gastown.bd.duration_ms_bucket[1h])))'; do
   v=$(curl -fsS "$VM/api/v1/query" --data-urlencode "query=$q" --data-urlencode nocache=1 | grep -o '"value":\[[^]]*\]' | head -1 || true)
   echo "  $q = ${v:-none}"
