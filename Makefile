@@ -13,7 +13,10 @@ export GOEXPERIMENT := jsonv2
 # The binaries e2e tests run: installed the way a user would, no flags.
 PLAIN   := $(CURDIR)/$(BIN)/plain
 
-.PHONY: build backends test demo bench vet fmt clean cross tidy plain
+.PHONY: install build backends test demo bench vet fmt clean cross tidy plain
+
+install: ## go install ./cmd/...: gtrun and gtrun-shipper side by side in $(go env GOPATH)/bin (or $GOBIN)
+	$(GO) install -trimpath -ldflags '$(LDFLAGS)' ./cmd/...
 
 build: ## build ./bin/gtrun and ./bin/gtrun-shipper (the delivery agent, beside it)
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o bin/ ./cmd/gtrun ./cmd/gtrun-shipper

@@ -129,10 +129,10 @@ func run(ctx context.Context, argv []string, ios IOStreams) (int, *wrap.Result) 
 func newRoot(ios IOStreams) *cobra.Command {
 	root := &cobra.Command{
 		Use:   "gtrun [flags] CMD [ARGS...] | gtrun COMMAND",
-		Short: "Wrap Gas Town processes and export their telemetry (OTLP logs and metrics)",
+		Short: "Wrap Gas Town processes and export their telemetry (OTLP logs, metrics and traces)",
 		Long: `gtrun wraps a command (bd, a tmux session, a coding agent, anything), passes
 its terminal through untouched, and exports the Gas Town event catalog as OTLP
-logs and metrics. "gtrun CMD ARGS..." is the same as "gtrun run -- CMD ARGS...".`,
+logs, metrics and traces. "gtrun CMD ARGS..." is the same as "gtrun run -- CMD ARGS...".`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		Version:       version(),

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"golang.org/x/sys/unix"
 
 	"github.com/gastown/gtrun/internal/event"
 	"github.com/gastown/gtrun/internal/parse"
@@ -266,7 +267,7 @@ func callRecord(name string, args []string, res wrap.Result, env *runenv.Env, ou
 		event.Int("max_rss_kb", res.MaxRSSKB),
 	)
 	if res.Signal != 0 {
-		rec.Attrs = append(rec.Attrs, event.String("signal", res.Signal.String()))
+		rec.Attrs = append(rec.Attrs, event.String("signal", unix.SignalName(res.Signal)))
 	}
 	if logOutput {
 		limit := envInt(env, "GT_LOG_BD_CONTENT_LIMIT", 2048)
@@ -291,7 +292,7 @@ func failureMessage(res wrap.Result, out *capture) string {
 		return l
 	}
 	if res.Signal != 0 {
-		return "killed by " + res.Signal.String()
+		return "killed by " + unix.SignalName(res.Signal) // SIGTERM, as kill -l names it
 	}
 	return "exit status " + strconv.Itoa(res.ExitCode)
 }

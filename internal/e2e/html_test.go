@@ -227,7 +227,7 @@ func demoRun(t *testing.T, vl *backendtest.VL, jg *backendtest.Jaeger, run strin
 		"gtrun emit agent.usage agent_type=claudecode model=claude-sonnet-4-5 input_tokens=1200 output_tokens=450 cache_read_tokens=23806 cache_creation_tokens=3000 cost_usd=0.0421",
 		"gtrun emit agent.event agent_type=claudecode event_type=user content='Run the tests, then close the bead'",
 		"gtrun sh -c 'sleep 0.4; echo FAIL: TestLogin >&2; exit 2'",
-		"gtrun bd create --bogus",
+		"gtrun bd mol squash --bogus",
 		"gtrun bd close gt-demo",
 		"gtrun emit agent.usage agent_type=claudecode model=claude-next-1 input_tokens=310 output_tokens=120 cache_read_tokens=24100 cache_creation_tokens=0 cost_unknown_model=true",
 	}, "; ")
@@ -239,8 +239,8 @@ func demoRun(t *testing.T, vl *backendtest.VL, jg *backendtest.Jaeger, run strin
 		t.Fatalf("flush: %+v", r)
 	}
 	// 2 before the session (bd.call, sling: a bd create is one bd.call),
-	// session.start and .stop, and 9 inside it.
-	return vl.WaitCount(t, `"run.id":="`+run+`"`, 13, 30*time.Second)
+	// session.start and .stop, and 10 inside it.
+	return vl.WaitCount(t, `"run.id":="`+run+`"`, 14, 30*time.Second)
 }
 
 func TestHTMLDemoRun(t *testing.T) {
@@ -251,7 +251,7 @@ func TestHTMLDemoRun(t *testing.T) {
 	e := newEnv(t).set("GT_OTEL_LOGS_URL", vl.OTLPURL)
 	dir := t.TempDir()
 	file := filepath.Join(dir, "demo.html")
-	if r := e.run("", "trace", run, "--html", file); r.code != 0 || !strings.Contains(r.stdout, "wrote "+file+" (13 events)") {
+	if r := e.run("", "trace", run, "--html", file); r.code != 0 || !strings.Contains(r.stdout, "wrote "+file+" (14 events)") {
 		t.Fatalf("%+v", r)
 	}
 	page, err := os.ReadFile(file)
@@ -308,7 +308,7 @@ func TestHTMLDemoRun(t *testing.T) {
 		}
 	}
 
-	// #KEY opens a record's attributes: the failed bd create here (a
+	// #KEY opens a record's attributes: the failed bd mol squash here (a
 	// call some rule reads, so its own Error line is the record's error).
 	m := regexp.MustCompile(`<div class="node" data-key="([^"]+)"[^>]*>\s*<div class="row k-bd error"`).FindStringSubmatch(b.DOM)
 	if m == nil {
@@ -488,7 +488,7 @@ func TestHTMLLivePageRedraws(t *testing.T) {
 	e.run("", "bd", "create", "One", "--silent")
 	e.run("", "bd", "close", "gt-nope")
 	e.run("", "flush")
-	vlRecs := vl.WaitCount(t, `"run.id":="`+run+`"`, 4, 30*time.Second)
+	vlRecs := vl.WaitCount(t, `"run.id":="`+run+`"`, 3, 30*time.Second)
 
 	l := &runview.Live{ID: run, Every: time.Hour, Fetch: func(ctx context.Context) ([]map[string]string, error) {
 		return logsq.Run(ctx, vl.URL, run)
@@ -516,7 +516,7 @@ func TestHTMLLivePageRedraws(t *testing.T) {
 
 	b := browse(t, "http://"+ln.Addr().String()+"/stale", 5*time.Second, "", 0, 0)
 	checkPage(t, b, vlRecs)
-	if !regexp.MustCompile(`<span id="live-status">live · 4 events · updated [0-9:]+</span>`).MatchString(b.DOM) {
+	if !regexp.MustCompile(`<span id="live-status">live · 3 events · updated [0-9:]+</span>`).MatchString(b.DOM) {
 		t.Fatalf("live status missing:\n%s", b.DOM)
 	}
 }

@@ -89,6 +89,7 @@ func TestDefaultRules(t *testing.T) {
 		{"gt polecat add", Call{Command: "gt", Args: args("polecat add demo Toast")}, "polecat.spawn ok name=Toast"},
 		{"gt polecat remove", Call{Command: "gt", Args: args("polecat remove demo/Toast"), Stdout: []byte("Removing polecat demo/Toast...\n  ✓ removed\n")}, "polecat.remove ok name=Toast"},
 		{"gt convoy create: gt emits none", Call{Command: "gt", Args: args("convoy create gt-cv1")}, ""},
+		{"bd mol cook: bd has no such command", Call{Command: "bd", Args: args("mol cook mol-x"), Stdout: []byte("Usage:\n  bd mol [command]\n")}, ""},
 		{"other command", Call{Command: "ls", Args: args("-la")}, ""},
 	}
 	rs := DefaultRules()
