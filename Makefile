@@ -13,7 +13,7 @@ export GOEXPERIMENT := jsonv2
 # The binaries e2e tests run: installed the way a user would, no flags.
 PLAIN   := $(CURDIR)/$(BIN)/plain
 
-.PHONY: install build backends test demo bench vet fmt clean cross tidy plain
+.PHONY: install preflight build backends test demo bench vet fmt clean cross tidy plain
 
 install: ## go install ./cmd/...: gtrun and gtrun-shipper side by side in $(go env GOPATH)/bin (or $GOBIN)
 	$(GO) install -trimpath -ldflags '$(LDFLAGS)' ./cmd/...
@@ -36,11 +36,15 @@ cross: ## gtrun builds and vets for macOS
 tidy: ## go.mod lists what is used, direct dependencies as direct
 	$(GO) mod tidy -diff
 
-test: backends build plain vet cross tidy ## the whole suite, end-to-end tests against the real servers included
+preflight: ## every tool make test needs, checked before anything is built
+	@bash scripts/preflight.sh
+
+test: preflight backends build plain vet cross tidy ## the whole suite, end-to-end tests against the real servers included
 	@test -z "$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))" || { echo "gofmt needed:"; gofmt -l .; exit 1; }
 	GTRUN_BIN=$(PLAIN) $(GO) test -race -count=1 -timeout 25m ./...
 
-demo: backends build ## start real VictoriaMetrics + VictoriaLogs + Jaeger and run a Gas Town scenario through gtrun
+demo: build ## start real VictoriaMetrics + VictoriaLogs + Jaeger and run a Gas Town scenario through gtrun
+	bash scripts/backends.sh ensure victoria-metrics victoria-logs jaeger
 	bash scripts/demo.sh
 
 bench: backends build ## wrapped vs bare overhead (no backend / up / refusing / black-holed), delivery latency, agent-log throughput
