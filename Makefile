@@ -13,7 +13,7 @@ export GOEXPERIMENT := jsonv2
 # The binaries e2e tests run: installed the way a user would, no flags.
 PLAIN   := $(CURDIR)/$(BIN)/plain
 
-.PHONY: install preflight build backends test demo bench vet fmt clean cross tidy plain
+.PHONY: install preflight up down build backends test demo bench vet fmt clean cross tidy plain
 
 install: ## go install ./cmd/...: gtrun and gtrun-shipper side by side in $(go env GOPATH)/bin (or $GOBIN)
 	$(GO) install -trimpath -ldflags '$(LDFLAGS)' ./cmd/...
@@ -42,6 +42,13 @@ preflight: ## every tool make test needs, checked before anything is built
 test: preflight backends build plain vet cross tidy ## the whole suite, end-to-end tests against the real servers included
 	@test -z "$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))" || { echo "gofmt needed:"; gofmt -l .; exit 1; }
 	GTRUN_BIN=$(PLAIN) $(GO) test -race -count=1 -timeout 25m ./...
+
+up: ## run the pinned VictoriaMetrics, VictoriaLogs and Jaeger for your own use (loopback, data under the state dir); prints the exports
+	@bash scripts/backends.sh ensure victoria-metrics victoria-logs jaeger
+	@bash scripts/up.sh up
+
+down: ## stop what make up started (data kept)
+	@bash scripts/up.sh down
 
 demo: build ## start real VictoriaMetrics + VictoriaLogs + Jaeger and run a Gas Town scenario through gtrun
 	bash scripts/backends.sh ensure victoria-metrics victoria-logs jaeger

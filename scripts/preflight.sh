@@ -11,6 +11,7 @@ need() { # tool package
 command -v go >/dev/null 2>&1 || { echo "make test needs go (Go 1.26 or newer) on PATH" >&2; exit 1; }
 need git git
 need tmux tmux
+need systemd-analyze systemd   # deploy/systemd units are verified
 # headless Chromium for the HTML view tests (internal/e2e/html_test.go)
 command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || { missing+=(chromium); hint+=(chromium); }
 if [ ${#missing[@]} -gt 0 ]; then
