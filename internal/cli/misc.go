@@ -11,9 +11,9 @@ import (
 )
 
 func newEnvCmd(ios IOStreams) *cobra.Command {
-	var noNative bool
+	var noNative, diff bool
 	cmd := &cobra.Command{
-		Use:   "env [--no-native-telemetry] [-- CMD]",
+		Use:   "env [--diff] [--no-native-telemetry] [-- CMD]",
 		Short: "Print the environment gtrun would give a child (for a known agent, with its native telemetry)",
 		RunE: func(_ *cobra.Command, args []string) error {
 			t := newTelemetry(ios, "")
@@ -30,6 +30,10 @@ func newEnvCmd(ios IOStreams) *cobra.Command {
 			}
 			sort.Strings(env)
 			for _, kv := range env {
+				k, v, _ := strings.Cut(kv, "=")
+				if old, had := t.env.Lookup(k); diff && had && old == v {
+					continue // --diff: only what gtrun adds or changes
+				}
 				fmt.Fprintln(ios.Out, kv)
 			}
 			if len(extra) > 0 {
@@ -39,6 +43,7 @@ func newEnvCmd(ios IOStreams) *cobra.Command {
 		},
 	}
 	cmd.Flags().BoolVar(&noNative, "no-native-telemetry", false, "leave a known agent's own telemetry alone")
+	cmd.Flags().BoolVar(&diff, "diff", false, "print only the variables gtrun adds or changes")
 	return cmd
 }
 

@@ -116,7 +116,12 @@ func newSessionCmd(ios IOStreams) *cobra.Command {
 	start := &cobra.Command{
 		Use:   "start NAME [--role R] [--cwd DIR] [--env K=V]... -- CMD...",
 		Short: "Create a detached tmux session running CMD under gtrun; session.start now, session.stop exactly once at its end",
-		Args:  cobra.MinimumNArgs(2),
+		Long: `Create a detached tmux session running CMD under gtrun: session.start now,
+session.stop exactly once at its end. Prints the session's run id (its GT_RUN,
+the run its records join) on stdout, so scripts can capture it:
+
+  run=$(gtrun session start gt-gastown-Toast --role polecat -- claude)`,
+		Args: cobra.MinimumNArgs(2),
 		RunE: func(c *cobra.Command, args []string) error {
 			name, argv := args[0], args[1:]
 			if err := tmux.ValidateName(name); err != nil {
@@ -190,10 +195,15 @@ func newSessionCmd(ios IOStreams) *cobra.Command {
 			}
 			srv := tmuxServer(socket)
 			kerr := srv.KillSession(c.Context(), name)
+			if tmux.IsNotFound(kerr) {
+				// Not tmux's "no server running on /tmp/…": the user asked
+				// for a session.
+				kerr = fmt.Errorf("no session %s", name)
+			}
 			si, lerr := loadSession(name)
 			if lerr != nil {
 				if kerr != nil {
-					return exitf(1, "session stop %s: %v", name, kerr)
+					return exitf(1, "session stop: %v", kerr)
 				}
 				return nil
 			}
@@ -210,7 +220,7 @@ func newSessionCmd(ios IOStreams) *cobra.Command {
 				t.x.Close()
 			}
 			if kerr != nil {
-				return exitf(1, "session stop %s: %v", name, kerr)
+				return exitf(1, "session stop: %v", kerr)
 			}
 			return nil
 		},

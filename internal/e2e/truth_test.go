@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"strings"
 	"testing"
 	"time"
 
@@ -19,5 +20,35 @@ func TestSignalDeathNamed(t *testing.T) {
 	rec := vl.WaitCount(t, `"run.id":="sig-name"`, 1, 20*time.Second)[0]
 	if rec["error"] != "killed by SIGTERM" || rec["signal"] != "SIGTERM" {
 		t.Fatalf("error %q signal %q", rec["error"], rec["signal"])
+	}
+}
+
+// gtrun env --diff: only what gtrun adds or changes, not the 50 inherited.
+func TestEnvDiff(t *testing.T) {
+	e := newEnv(t).set("GT_RUN", "envdiff", "GT_OTEL_LOGS_URL", "http://127.0.0.1:1/v1/logs", "UNRELATED", "x")
+	r := e.run("", "env", "--diff")
+	got := map[string]bool{}
+	for _, l := range strings.Split(strings.TrimSpace(r.stdout), "\n") {
+		k, _, _ := strings.Cut(l, "=")
+		got[k] = true
+	}
+	if r.code != 0 || !got["OTEL_RESOURCE_ATTRIBUTES"] || !got["BD_OTEL_LOGS_URL"] || got["GT_RUN"] || got["PATH"] || got["UNRELATED"] {
+		t.Fatalf("env --diff: %+v", r)
+	}
+	if full := e.run("", "env"); !strings.Contains(full.stdout, "UNRELATED=x") {
+		t.Fatalf("env: %+v", full)
+	}
+}
+
+// session stop of a session that is not there: a plain message naming it
+// (not tmux's "no server running on <socket>"), exit 1, every time.
+func TestSessionStopMissing(t *testing.T) {
+	tmp := t.TempDir()
+	e := newEnv(t).set("TMUX_TMPDIR", tmp, "GTRUN_TMUX_SOCKET", "gtrun-missing")
+	for range 2 {
+		r := e.run("", "session", "stop", "Nobody")
+		if r.code != 1 || r.stderr != "gtrun: session stop: no session Nobody\n" {
+			t.Fatalf("%+v", r)
+		}
 	}
 }
