@@ -2,11 +2,9 @@ package cli
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
 	"strings"
 	"syscall"
 	"time"
@@ -14,72 +12,16 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/gastown/gtrun/internal/event"
-	"github.com/gastown/gtrun/internal/parse"
 	"github.com/gastown/gtrun/internal/runenv"
-	"github.com/gastown/gtrun/internal/state"
+	"github.com/gastown/gtrun/internal/session"
 	"github.com/gastown/gtrun/internal/tmux"
 	"github.com/gastown/gtrun/internal/wrap"
 )
 
-// sessionInfo is what `session start` leaves for `session stop` and the
-// in-pane wrapper (state/sessions/NAME.json).
-type sessionInfo struct {
-	Name  string    `json:"name"`
-	RunID string    `json:"run_id"`
-	Role  string    `json:"role"`
-	Start time.Time `json:"start"`
-	// The session's span (when traces are on): ids fixed at start so the
-	// calls made inside the session are its children.
-	TraceParent string `json:"traceparent,omitempty"` // the session span itself
-	ParentSpan  string `json:"parent,omitempty"`      // TRACEPARENT session start was given
-}
-
-func sessionDir() (string, error) { return state.Sub("sessions") }
-
-func loadSession(name string) (sessionInfo, error) {
-	var si sessionInfo
-	d, err := sessionDir()
-	if err != nil {
-		return si, err
-	}
-	b, err := os.ReadFile(filepath.Join(d, state.FileName(name)+".json"))
-	if err != nil {
-		return si, err
-	}
-	return si, json.Unmarshal(b, &si)
-}
-
-// stopMarker is the file whose creation claims a (session, run)'s stop.
-func stopMarker(si sessionInfo) (string, error) {
-	d, err := sessionDir()
-	if err != nil {
-		return "", err
-	}
-	return filepath.Join(d, state.FileName(si.Name)+"."+state.FileName(si.RunID)+".stopped"), nil
-}
-
-// claimStop makes session.stop exactly once per (session, run): the first
-// process to create the marker emits it, whoever notices the end first.
-func claimStop(si sessionInfo) bool {
-	p, err := stopMarker(si)
-	if err != nil {
-		return false
-	}
-	f, err := os.OpenFile(p, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
-	if err != nil {
-		return false
-	}
-	f.Close()
-	return true
-}
-
-func stopMarkerExists(si sessionInfo) bool {
-	p, err := stopMarker(si)
-	if err != nil {
-		return false
-	}
-	_, err = os.Stat(p)
-	return err == nil
+// sessions is the session lifecycle on the chosen tmux server.
+func sessions(socket string) (*session.Manager, error) {
+	st, err := session.DefaultStore()
+	return &session.Manager{Tmux: tmuxServer(socket), Store: st}, err
 }
 
 func tmuxServer(socket string) *tmux.Server {
@@ -141,7 +83,7 @@ the run its records join) on stdout, so scripts can capture it:
 			if err != nil {
 				return exitf(1, "session start: %v", err)
 			}
-			si := sessionInfo{Name: name, RunID: t.runID, Role: role, Start: time.Now()}
+			si := session.Info{Name: name, RunID: t.runID, Role: role, Start: time.Now()}
 			span := planSpan(t, [8]byte{})
 			if span.on {
 				si.TraceParent = runenv.Traceparent{TraceID: span.traceID, SpanID: span.spanID, Flags: 1}.String()
@@ -158,22 +100,12 @@ the run its records join) on stdout, so scripts can capture it:
 				argv = append(append([]string{argv[0]}, n.Args...), argv[1:]...)
 				env = append(env, n.Env...)
 			}
-			rec := event.Record{Name: "session.start", Time: si.Start, Attrs: []event.Attr{
-				event.String("session_id", name), event.String("role", role)}}
-			if d, err := sessionDir(); err == nil {
-				b, _ := json.Marshal(si)
-				state.WriteFileAtomic(filepath.Join(d, state.FileName(name)+".json"), b)
-			}
-			err = tmuxServer(socket).NewSession(c.Context(), tmux.NewSession{
-				Name: name, Dir: cwd, Env: env,
-				Argv: append([]string{self, "session-run", name, "--"}, argv...),
-			})
+			m, _ := sessions(socket)
+			rec, err := m.Start(c.Context(), si, cwd, env, append([]string{self, "session-run", name, "--"}, argv...))
+			t.x.Emit(rec)
 			if err != nil {
-				rec.Err = err.Error()
-				t.x.Emit(rec)
 				return exitf(1, "session start %s: %v", name, err)
 			}
-			t.x.Emit(rec)
 			fmt.Fprintf(ios.Out, "%s\n", t.runID)
 			return nil
 		},
@@ -193,34 +125,15 @@ the run its records join) on stdout, so scripts can capture it:
 			if err := tmux.ValidateName(name); err != nil {
 				return usageErr("session stop: %v", err)
 			}
-			srv := tmuxServer(socket)
-			kerr := srv.KillSession(c.Context(), name)
-			if tmux.IsNotFound(kerr) {
-				// Not tmux's "no server running on /tmp/…": the user asked
-				// for a session.
-				kerr = fmt.Errorf("no session %s", name)
-			}
-			si, lerr := loadSession(name)
-			if lerr != nil {
-				if kerr != nil {
-					return exitf(1, "session stop: %v", kerr)
-				}
-				return nil
-			}
-			// The wrapper inside the pane reports the end; if it cannot (it
-			// was killed outright), report it here, still exactly once.
-			deadline := time.Now().Add(wait)
-			for !stopMarkerExists(si) && time.Now().Before(deadline) {
-				time.Sleep(20 * time.Millisecond)
-			}
-			if claimStop(si) {
+			m, _ := sessions(socket)
+			rec, si, err := m.Stop(c.Context(), name, wait)
+			if rec != nil {
 				t := newTelemetry(ios, si.RunID)
-				t.x.Emit(event.Record{Name: "session.stop", Attrs: []event.Attr{
-					event.String("session_id", name), event.Int("duration_ms", time.Since(si.Start).Milliseconds()), event.Int("exit_code", -1)}})
+				t.x.Emit(*rec)
 				t.x.Close()
 			}
-			if kerr != nil {
-				return exitf(1, "session stop: %v", kerr)
+			if err != nil {
+				return exitf(1, "session stop: %v", err)
 			}
 			return nil
 		},
@@ -239,20 +152,8 @@ the run its records join) on stdout, so scripts can capture it:
 			}
 			t := newTelemetry(ios, "")
 			defer t.x.Close()
-			srv := tmuxServer(socket)
-			err := srv.SendLiteral(c.Context(), name, text)
-			if err == nil {
-				time.Sleep(time.Duration(debounce) * time.Millisecond)
-				err = srv.SendEnter(c.Context(), name)
-			}
-			rec := event.Record{Name: "prompt.send", Attrs: []event.Attr{
-				event.String("session", name), event.Int("keys_len", int64(len(text))), event.Int("debounce_ms", int64(debounce))}}
-			if envBool(t.env, "GT_LOG_PROMPT_KEYS") {
-				rec.Attrs = append(rec.Attrs, event.String("keys", parse.RedactText(text)))
-			}
-			if err != nil {
-				rec.Err = err.Error()
-			}
+			m, _ := sessions(socket)
+			rec, err := m.Send(c.Context(), name, text, time.Duration(debounce)*time.Millisecond, envBool(t.env, "GT_LOG_PROMPT_KEYS"))
 			t.x.Emit(rec)
 			if err != nil {
 				return exitf(1, "session send %s: %v", name, err)
@@ -281,45 +182,16 @@ func newSessionRunCmd(ios IOStreams) *cobra.Command {
 			if len(argv) == 0 {
 				return usageErr("session-run: no command")
 			}
-			si, err := loadSession(name)
+			m, _ := sessions("")
+			si, err := m.Store.Load(name)
 			if err != nil {
-				si = sessionInfo{Name: name, RunID: os.Getenv("GT_RUN"), Start: time.Now()}
+				si = session.Info{Name: name, RunID: os.Getenv("GT_RUN"), Start: time.Now()}
 			}
-			code := 0
-			var sig syscall.Signal
-			path, perr := wrap.LookPath(argv[0])
-			if perr == nil {
-				var res wrap.Result
-				res, perr = wrap.Run(context.Background(), wrap.Options{Path: path, Args: argv, Env: os.Environ(),
-					PTY: wrap.PTYOff, Stdin: ios.In, Stdout: ios.OutFile, Stderr: ios.ErrFile})
-				code, sig = res.ExitCode, res.Signal
-			}
-			var we *wrap.Error
-			if errors.As(perr, &we) {
-				code = we.Code
-				fmt.Fprintln(ios.Err, we.Msg)
-			}
-			if claimStop(si) {
+			code, sig, perr := runInPane(ios, argv)
+			if rec := m.Ended(si, code, sig, perr); rec != nil {
 				t := newTelemetry(ios, si.RunID)
-				rec := event.Record{Name: "session.stop", Attrs: []event.Attr{
-					event.String("session_id", name), event.Int("duration_ms", time.Since(si.Start).Milliseconds()), event.Int("exit_code", int64(code))}}
-				// Ended by tmux (kill-session, kill-server: SIGHUP) or by a
-				// stop is a normal end; a failing command is an error.
-				if code != 0 && sig != syscall.SIGHUP && sig != syscall.SIGTERM {
-					rec.Err = fmt.Sprintf("exit status %d", code)
-					if perr != nil {
-						rec.Err = perr.Error()
-					}
-				}
-				if tp, err := runenv.ParseTraceparent(si.TraceParent); err == nil && t.x.Config().Dest.Traces != "" {
-					sp := spanPlan{on: true, traceID: tp.TraceID, spanID: tp.SpanID}
-					if ptp, err := runenv.ParseTraceparent(si.ParentSpan); err == nil {
-						sp.parent, sp.remote = ptp.SpanID, true
-					}
-					t.x.SetSpan(sp.traceID, sp.spanID)
-					sp.finish(t, "session "+name, si.Start, time.Now(), append([]event.Attr{event.String("role", si.Role)}, rec.Attrs...), rec.Err)
-				}
-				t.x.Emit(rec)
+				sessionSpan(t, si, rec)
+				t.x.Emit(*rec)
 				t.x.Close()
 			}
 			return exitCode(code)
@@ -327,4 +199,38 @@ func newSessionRunCmd(ios IOStreams) *cobra.Command {
 	}
 	cmd.Flags().SetInterspersed(false)
 	return cmd
+}
+
+// runInPane runs the session's command with the pane's terminal.
+func runInPane(ios IOStreams, argv []string) (int, syscall.Signal, error) {
+	path, err := wrap.LookPath(argv[0])
+	if err == nil {
+		var res wrap.Result
+		res, err = wrap.Run(context.Background(), wrap.Options{Path: path, Args: argv, Env: os.Environ(),
+			PTY: wrap.PTYOff, Stdin: ios.In, Stdout: ios.OutFile, Stderr: ios.ErrFile})
+		if err == nil {
+			return res.ExitCode, res.Signal, nil
+		}
+	}
+	var we *wrap.Error
+	if errors.As(err, &we) {
+		fmt.Fprintln(ios.Err, we.Msg)
+		return we.Code, 0, err
+	}
+	return 125, 0, err
+}
+
+// sessionSpan records the session's span (ids fixed at start) when traces
+// are on, and points the stop record at it.
+func sessionSpan(t *telemetry, si session.Info, rec *event.Record) {
+	tp, err := runenv.ParseTraceparent(si.TraceParent)
+	if err != nil || t.x.Config().Dest.Traces == "" {
+		return
+	}
+	sp := spanPlan{on: true, traceID: tp.TraceID, spanID: tp.SpanID}
+	if ptp, err := runenv.ParseTraceparent(si.ParentSpan); err == nil {
+		sp.parent, sp.remote = ptp.SpanID, true
+	}
+	t.x.SetSpan(sp.traceID, sp.spanID)
+	sp.finish(t, "session "+si.Name, si.Start, time.Now(), append([]event.Attr{event.String("role", si.Role)}, rec.Attrs...), rec.Err)
 }
