@@ -43,7 +43,9 @@ func DefaultStore() (Store, error) {
 	return Store{Dir: d}, err
 }
 
-func (s Store) infoPath(name string) string { return filepath.Join(s.Dir, state.FileName(name)+".json") }
+func (s Store) infoPath(name string) string {
+	return filepath.Join(s.Dir, state.FileName(name)+".json")
+}
 
 // Save records a session's Info.
 func (s Store) Save(si Info) error {
