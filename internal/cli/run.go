@@ -6,15 +6,13 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/spf13/cobra"
-	"golang.org/x/sys/unix"
 
-	"github.com/gastown/gtrun/internal/event"
+	"github.com/gastown/gtrun/internal/callrec"
 	"github.com/gastown/gtrun/internal/parse"
 	"github.com/gastown/gtrun/internal/runenv"
 	"github.com/gastown/gtrun/internal/selfreport"
@@ -82,12 +80,12 @@ func runWrapped(ctx context.Context, ios IOStreams, o *runOptions) wrap.Result {
 
 	p := planCall(t, ios, o)
 	var capMu sync.Mutex
-	var out capture
+	var out callrec.Output
 	var captureFn func(stream string, line []byte)
 	if p.capture {
 		captureFn = func(stream string, line []byte) {
 			capMu.Lock()
-			out.add(stream, line)
+			out.Add(stream, line)
 			capMu.Unlock()
 		}
 	}
@@ -188,8 +186,9 @@ func resolveChild(arg0 string) (string, error) {
 }
 
 // recordCall journals the call record, its span and the catalog events.
-func recordCall(t *telemetry, span spanPlan, p callPlan, args []string, res wrap.Result, startErr error, out *capture) {
-	rec := callRecord(p.name, args, res, t.env, out, p.logOutput)
+func recordCall(t *telemetry, span spanPlan, p callPlan, args []string, res wrap.Result, startErr error, out *callrec.Output) {
+	rec := callrec.Record(p.name, args, res, out, callrec.Options{
+		LogOutput: p.logOutput, ContentLimit: envInt(t.env, "GT_LOG_BD_CONTENT_LIMIT", 2048)})
 	if startErr != nil {
 		rec.Err = oneLine(startErr)
 	}
@@ -204,7 +203,7 @@ func recordCall(t *telemetry, span spanPlan, p callPlan, args []string, res wrap
 	}
 	for _, r := range p.rules.Events(parse.Call{
 		Command: p.name, Args: args, ExitCode: res.ExitCode,
-		Stdout: out.stdout, Stderr: out.stderr, Combined: out.combined, Getenv: t.env.Get,
+		Stdout: out.Stdout, Stderr: out.Stderr, Combined: out.Combined, Getenv: t.env.Get,
 	}) {
 		if r.Time.IsZero() {
 			r.Time = res.End
@@ -219,82 +218,6 @@ func oneLine(err error) string {
 		s = s[:i]
 	}
 	return s
-}
-
-// capture keeps the output lines rules and GT_LOG_BD_OUTPUT need, bounded.
-type capture struct {
-	stdout, stderr, combined []byte
-}
-
-const captureMax = 1 << 20
-
-func (c *capture) add(stream string, line []byte) {
-	dst := &c.stdout
-	switch stream {
-	case "stderr":
-		dst = &c.stderr
-	case "combined":
-		dst = &c.combined
-	}
-	if len(*dst)+len(line)+1 > captureMax {
-		return
-	}
-	*dst = append(append(*dst, line...), '\n')
-}
-
-// callRecord builds the bd.call or cmd.call record of a finished child.
-func callRecord(name string, args []string, res wrap.Result, env *runenv.Env, out *capture, logOutput bool) event.Record {
-	dur := res.End.Sub(res.Start)
-	rec := event.Record{Time: res.End}
-	redacted := strings.Join(parse.RedactArgs(args), " ")
-	if name == "bd" {
-		rec.Name = "bd.call"
-		sub := parse.Subcommand(args)
-		if sub == "" {
-			sub = "unknown" // no safe word: never a secret as a label
-		}
-		rec.Attrs = append(rec.Attrs, event.String("subcommand", sub))
-	} else {
-		rec.Name = "cmd.call"
-		rec.Attrs = append(rec.Attrs, event.String("command", name))
-	}
-	rec.Attrs = append(rec.Attrs,
-		event.String("args", redacted),
-		event.Int("duration_ms", dur.Milliseconds()),
-		event.Int("exit_code", int64(res.ExitCode)),
-		event.Int("cpu_user_ms", res.UserCPU.Milliseconds()),
-		event.Int("cpu_system_ms", res.SysCPU.Milliseconds()),
-		event.Int("max_rss_kb", res.MaxRSSKB),
-	)
-	if res.Signal != 0 {
-		rec.Attrs = append(rec.Attrs, event.String("signal", unix.SignalName(res.Signal)))
-	}
-	if logOutput {
-		limit := envInt(env, "GT_LOG_BD_CONTENT_LIMIT", 2048)
-		so, se := out.stdout, out.stderr
-		if len(out.combined) > 0 {
-			so = out.combined
-		}
-		rec.Attrs = append(rec.Attrs,
-			event.String("stdout", parse.TruncateBytes(parse.RedactText(string(so)), limit)),
-			event.String("stderr", parse.TruncateBytes(parse.RedactText(string(se)), limit)),
-		)
-	}
-	if res.ExitCode != 0 {
-		rec.Err = failureMessage(res, out)
-	}
-	return rec
-}
-
-// failureMessage prefers the child's own "Error: …" line over the status.
-func failureMessage(res wrap.Result, out *capture) string {
-	if l := parse.ErrorLine(string(out.stderr), string(out.combined), string(out.stdout)); l != "" {
-		return l
-	}
-	if res.Signal != 0 {
-		return "killed by " + unix.SignalName(res.Signal) // SIGTERM, as kill -l names it
-	}
-	return "exit status " + strconv.Itoa(res.ExitCode)
 }
 
 // loadRules returns the default rules merged with the user's file: --rules,
