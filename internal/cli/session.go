@@ -52,6 +52,11 @@ func newSessionCmd(ios IOStreams) *cobra.Command {
 	cmd := &cobra.Command{Use: "session", Short: "tmux sessions: start, stop, send"}
 	cmd.PersistentFlags().StringVar(&socket, "socket", "", "tmux socket name (tmux -L; default $GTRUN_TMUX_SOCKET, else the default server)")
 
+	cmd.AddCommand(newSessionStartCmd(ios, &socket), newSessionStopCmd(ios, &socket), newSessionSendCmd(ios, &socket))
+	return cmd
+}
+
+func newSessionStartCmd(ios IOStreams, socket *string) *cobra.Command {
 	var role, cwd string
 	var envs []string
 	var noNative bool
@@ -100,7 +105,7 @@ the run its records join) on stdout, so scripts can capture it:
 				argv = append(append([]string{argv[0]}, n.Args...), argv[1:]...)
 				env = append(env, n.Env...)
 			}
-			m, _ := sessions(socket)
+			m, _ := sessions(*socket)
 			rec, err := m.Start(c.Context(), si, cwd, env, append([]string{self, "session-run", name, "--"}, argv...))
 			t.x.Emit(rec)
 			if err != nil {
@@ -115,6 +120,10 @@ the run its records join) on stdout, so scripts can capture it:
 	start.Flags().StringArrayVar(&envs, "env", nil, "K=V set inside the session (repeatable)")
 	start.Flags().BoolVar(&noNative, "no-native-telemetry", false, "do not opt a known agent's own OpenTelemetry in")
 
+	return start
+}
+
+func newSessionStopCmd(ios IOStreams, socket *string) *cobra.Command {
 	var wait time.Duration
 	stop := &cobra.Command{
 		Use:   "stop NAME",
@@ -125,7 +134,7 @@ the run its records join) on stdout, so scripts can capture it:
 			if err := tmux.ValidateName(name); err != nil {
 				return usageErr("session stop: %v", err)
 			}
-			m, _ := sessions(socket)
+			m, _ := sessions(*socket)
 			rec, si, err := m.Stop(c.Context(), name, wait)
 			if rec != nil {
 				t := newTelemetry(ios, si.RunID)
@@ -140,6 +149,10 @@ the run its records join) on stdout, so scripts can capture it:
 	}
 	stop.Flags().DurationVar(&wait, "wait", 5*time.Second, "how long to wait for the session's own report")
 
+	return stop
+}
+
+func newSessionSendCmd(ios IOStreams, socket *string) *cobra.Command {
 	var debounce int
 	send := &cobra.Command{
 		Use:   "send NAME [--debounce-ms N] TEXT",
@@ -152,7 +165,7 @@ the run its records join) on stdout, so scripts can capture it:
 			}
 			t := newTelemetry(ios, "")
 			defer t.x.Close()
-			m, _ := sessions(socket)
+			m, _ := sessions(*socket)
 			rec, err := m.Send(c.Context(), name, text, time.Duration(debounce)*time.Millisecond, envBool(t.env, "GT_LOG_PROMPT_KEYS"))
 			t.x.Emit(rec)
 			if err != nil {
@@ -162,8 +175,7 @@ the run its records join) on stdout, so scripts can capture it:
 		},
 	}
 	send.Flags().IntVar(&debounce, "debounce-ms", 100, "pause between the text and Enter")
-	cmd.AddCommand(start, stop, send)
-	return cmd
+	return send
 }
 
 // newSessionRunCmd is the process inside the pane: it runs CMD and reports
