@@ -101,69 +101,92 @@ func (p *claudeParser) Line(line []byte) ([]event.Record, error) {
 	if l.Message == nil || (l.Type != "assistant" && l.Type != "user") {
 		return nil, nil // summary, system, progress, snapshots…: no content
 	}
-	native := l.SessionID
-	if native == "" {
-		native = p.o.NativeSessionID
-	}
-	ts := parseTime(l.Timestamp)
-	o := p.o
-	o.Subagent = o.Subagent || l.IsSidechain
-	// A subagent's turns nest under the call that ran it.
-	parent := ""
-	if o.Subagent {
-		if id := l.AgentID; id != "" {
-			parent = "agent:" + id
-		} else if o.AgentID != "" {
-			parent = "agent:" + o.AgentID
-		}
-	}
-	var out []event.Record
-	m := l.Message
+	c := p.context(&l)
 	if l.Type == "assistant" {
-		if m.Usage != nil && m.ID != "" {
-			key := m.ID + "\x00" + l.RequestID
-			if l.RequestID == "" {
-				key = m.ID
-			}
-			if p.held != nil && p.held.key != key {
-				out = append(out, p.emitHeld()...)
-			}
-			if !p.seen.has(key) {
-				if p.held == nil {
-					p.held = &claudeHeld{key: key, msgID: m.ID, start: p.turns.requestStart(ts), subagent: o.Subagent, parent: parent}
-				}
-				p.held.native, p.held.model, p.held.ts, p.held.u = native, m.Model, ts, *m.Usage
-			}
-		}
-		for _, b := range blocks(m.Content) {
-			switch b.Type {
-			case "text":
-				if b.Text != "" {
-					out = append(out, o.agentEvent(ts, "text", b.Text, native, m.Model, ""))
-				}
-			case "thinking":
-				if b.Thinking != "" {
-					out = append(out, o.agentEvent(ts, "thinking", b.Thinking, native, m.Model, ""))
-				}
-			case "tool_use":
-				out = append(out, o.agentEvent(ts, "tool_use", b.Name+" "+compactJSON(b.Input), native, m.Model, b.Name))
-				if b.ID != "" {
-					p.turns.toolUse(pendingTool{ID: b.ID, Turn: "tool:" + native + ":" + b.ID, Name: b.Name, Start: ts, Parent: parent,
-						Attrs: toolAttrs(o.contextAttrs(native, o.Subagent), b.Name, b.ID, m.Model)})
-				}
-			}
-		}
-		return out, nil
+		return p.assistant(&l, c), nil
 	}
 	if l.IsMeta {
 		return nil, nil // injected context (caveats, command output), not the user's words
 	}
+	return p.user(&l, c), nil
+}
+
+// claudeCtx is what every record of one line carries.
+type claudeCtx struct {
+	o      TranscriptOptions
+	native string // the agent's own session id
+	parent string // a subagent's turns nest under the call that ran it
+	ts     time.Time
+}
+
+func (p *claudeParser) context(l *claudeLine) claudeCtx {
+	c := claudeCtx{o: p.o, native: l.SessionID, ts: parseTime(l.Timestamp)}
+	if c.native == "" {
+		c.native = p.o.NativeSessionID
+	}
+	c.o.Subagent = c.o.Subagent || l.IsSidechain
+	if c.o.Subagent {
+		if id := l.AgentID; id != "" {
+			c.parent = "agent:" + id
+		} else if c.o.AgentID != "" {
+			c.parent = "agent:" + c.o.AgentID
+		}
+	}
+	return c
+}
+
+// assistant: the response's usage is held until the response is complete
+// (Claude Code repeats it on every content block's line); each block is an
+// agent.event, a tool_use opens a tool turn.
+func (p *claudeParser) assistant(l *claudeLine, c claudeCtx) []event.Record {
+	var out []event.Record
+	m, o, ts, native := l.Message, c.o, c.ts, c.native
+	if m.Usage != nil && m.ID != "" {
+		key := m.ID + "\x00" + l.RequestID
+		if l.RequestID == "" {
+			key = m.ID
+		}
+		if p.held != nil && p.held.key != key {
+			out = append(out, p.emitHeld()...)
+		}
+		if !p.seen.has(key) {
+			if p.held == nil {
+				p.held = &claudeHeld{key: key, msgID: m.ID, start: p.turns.requestStart(ts), subagent: o.Subagent, parent: c.parent}
+			}
+			p.held.native, p.held.model, p.held.ts, p.held.u = native, m.Model, ts, *m.Usage
+		}
+	}
+	for _, b := range blocks(m.Content) {
+		switch b.Type {
+		case "text":
+			if b.Text != "" {
+				out = append(out, o.agentEvent(ts, "text", b.Text, native, m.Model, ""))
+			}
+		case "thinking":
+			if b.Thinking != "" {
+				out = append(out, o.agentEvent(ts, "thinking", b.Thinking, native, m.Model, ""))
+			}
+		case "tool_use":
+			out = append(out, o.agentEvent(ts, "tool_use", b.Name+" "+compactJSON(b.Input), native, m.Model, b.Name))
+			if b.ID != "" {
+				p.turns.toolUse(pendingTool{ID: b.ID, Turn: "tool:" + native + ":" + b.ID, Name: b.Name, Start: ts, Parent: c.parent,
+					Attrs: toolAttrs(o.contextAttrs(native, o.Subagent), b.Name, b.ID, m.Model)})
+			}
+		}
+	}
+	return out
+}
+
+// user: the user's words, and tool results closing their tool turns.
+func (p *claudeParser) user(l *claudeLine, c claudeCtx) []event.Record {
+	var out []event.Record
+	m, o, ts, native := l.Message, c.o, c.ts, c.native
 	p.turns.input(ts)
 	if len(m.Content) > 0 && m.Content[0] == '"' {
 		if s := textOf(m.Content); s != "" {
 			out = append(out, o.agentEvent(ts, "user", s, native, "", ""))
 		}
-		return out, nil
+		return out
 	}
 	for _, b := range blocks(m.Content) {
 		switch b.Type {
@@ -172,26 +195,30 @@ func (p *claudeParser) Line(line []byte) ([]event.Record, error) {
 				out = append(out, o.agentEvent(ts, "user", b.Text, native, "", ""))
 			}
 		case "tool_result":
-			content := textOf(b.Content)
-			r := o.agentEvent(ts, "tool_result", content, native, "", "")
-			r.Attrs = append(r.Attrs, event.String("tool_use_id", b.ToolUseID))
-			out = append(out, r)
-			errMsg := ""
-			if b.IsError {
-				errMsg = toolError(content)
-			}
-			// A call that ran a subagent takes the id the subagent's
-			// transcript names as its parent.
-			turnID, agentID := "", subagentOf(l.ToolUseResult)
-			var extra []event.Attr
-			if agentID != "" {
-				turnID = "agent:" + agentID
-				extra = append(extra, event.String("subagent_id", agentID))
-			}
-			p.turns.toolResult(b.ToolUseID, ts, turnID, errMsg, extra...)
+			out = append(out, p.toolResult(l, b, c))
 		}
 	}
-	return out, nil
+	return out
+}
+
+func (p *claudeParser) toolResult(l *claudeLine, b claudeBlock, c claudeCtx) event.Record {
+	content := textOf(b.Content)
+	r := c.o.agentEvent(c.ts, "tool_result", content, c.native, "", "")
+	r.Attrs = append(r.Attrs, event.String("tool_use_id", b.ToolUseID))
+	errMsg := ""
+	if b.IsError {
+		errMsg = toolError(content)
+	}
+	// A call that ran a subagent takes the id the subagent's transcript
+	// names as its parent.
+	turnID, agentID := "", subagentOf(l.ToolUseResult)
+	var extra []event.Attr
+	if agentID != "" {
+		turnID = "agent:" + agentID
+		extra = append(extra, event.String("subagent_id", agentID))
+	}
+	p.turns.toolResult(b.ToolUseID, c.ts, turnID, errMsg, extra...)
+	return r
 }
 
 // subagentOf returns the agentId a Task tool's structured result names.

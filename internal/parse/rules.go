@@ -375,40 +375,12 @@ func (r *Rule) apply(cc *callCtx) (event.Record, bool) {
 		return event.Record{}, false
 	}
 	r.compile()
-	groups := map[string]string{}
-	var doc any
 	streams := cc.streams(r.Stream)
-	if r.unless != nil {
-		for _, s := range streams {
-			for _, l := range cc.lines[s] {
-				if r.unless.MatchString(l) {
-					return event.Record{}, false
-				}
-			}
-		}
+	groups, ok := r.matchLines(cc, streams)
+	if !ok {
+		return event.Record{}, false
 	}
-	for _, re := range r.lines {
-		matched := false
-		for _, s := range streams {
-			for _, l := range cc.lines[s] {
-				if m := re.FindStringSubmatch(l); m != nil {
-					for i, n := range re.SubexpNames() {
-						if n != "" && i < len(m) {
-							groups[n] = m[i]
-						}
-					}
-					matched = true
-					break
-				}
-			}
-			if matched {
-				break
-			}
-		}
-		if !matched && !(r.On != "ok" && cc.failed) {
-			return event.Record{}, false
-		}
-	}
+	var doc any
 	if r.JSON {
 		for _, s := range streams {
 			if doc = cc.json(s); doc != nil {
@@ -420,6 +392,51 @@ func (r *Rule) apply(cc *callCtx) (event.Record, bool) {
 		}
 	}
 	cc.posAfter = cc.pos[len(r.Args):]
+	return r.build(cc, groups, doc)
+}
+
+// matchLines checks unless and lines against the cleaned streams and
+// returns the named groups; a failed call's rule (on = error|any) matches
+// without its lines.
+func (r *Rule) matchLines(cc *callCtx, streams []string) (map[string]string, bool) {
+	groups := map[string]string{}
+	if r.unless != nil {
+		for _, s := range streams {
+			for _, l := range cc.lines[s] {
+				if r.unless.MatchString(l) {
+					return nil, false
+				}
+			}
+		}
+	}
+	for _, re := range r.lines {
+		if !matchSome(re, cc, streams, groups) && !(r.On != "ok" && cc.failed) {
+			return nil, false
+		}
+	}
+	return groups, true
+}
+
+// matchSome finds re's first matching line, its named groups into groups.
+func matchSome(re *regexp.Regexp, cc *callCtx, streams []string, groups map[string]string) bool {
+	for _, s := range streams {
+		for _, l := range cc.lines[s] {
+			if m := re.FindStringSubmatch(l); m != nil {
+				for i, n := range re.SubexpNames() {
+					if n != "" && i < len(m) {
+						groups[n] = m[i]
+					}
+				}
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// build makes the event from the rule's attribute expressions, typed by
+// the catalog; a required value not found means no real match.
+func (r *Rule) build(cc *callCtx, groups map[string]string, doc any) (event.Record, bool) {
 	rec := event.Record{Name: r.Event}
 	if cc.failed {
 		rec.Err = cc.errMessage
@@ -445,7 +462,7 @@ func (r *Rule) apply(cc *callCtx) (event.Record, bool) {
 	for _, f := range r.ev.Fields {
 		if f.Required && rec.GetString(f.Name) == "" && rec.Get(f.Name) == nil {
 			if !cc.failed {
-				return event.Record{}, false // required value not found: not really a match
+				return event.Record{}, false
 			}
 			rec.Set(f.Name, "")
 		}

@@ -45,27 +45,7 @@ func plumb(o Options, usePTY bool) (*plumbing, error) {
 			pl.close()
 		}
 	}()
-	null := func() (*os.File, error) {
-		if pl.devNull == nil {
-			f, err := os.OpenFile(os.DevNull, os.O_RDWR, 0)
-			if err != nil {
-				return nil, err
-			}
-			pl.devNull = f
-		}
-		return pl.devNull, nil
-	}
-	std := func(f *os.File) (uintptr, error) {
-		if f == nil {
-			n, err := null()
-			if err != nil {
-				return 0, err
-			}
-			f = n
-		}
-		return f.Fd(), nil
-	}
-	in, err := std(o.Stdin)
+	in, err := pl.stdFd(o.Stdin)
 	if err != nil {
 		return nil, err
 	}
@@ -92,7 +72,7 @@ func plumb(o Options, usePTY bool) (*plumbing, error) {
 			return nil, err
 		}
 	default:
-		if out, err = std(o.Stdout); err != nil {
+		if out, err = pl.stdFd(o.Stdout); err != nil {
 			return nil, err
 		}
 	}
@@ -104,7 +84,7 @@ func plumb(o Options, usePTY bool) (*plumbing, error) {
 			return nil, err
 		}
 	default:
-		if errFd, err = std(o.Stderr); err != nil {
+		if errFd, err = pl.stdFd(o.Stderr); err != nil {
 			return nil, err
 		}
 	}
@@ -118,6 +98,22 @@ func plumb(o Options, usePTY bool) (*plumbing, error) {
 	}
 	ok = true
 	return pl, nil
+}
+
+// stdFd is the descriptor the child gets for f: f itself, or /dev/null
+// (opened once) when the caller gave none.
+func (pl *plumbing) stdFd(f *os.File) (uintptr, error) {
+	if f == nil {
+		if pl.devNull == nil {
+			n, err := os.OpenFile(os.DevNull, os.O_RDWR, 0)
+			if err != nil {
+				return 0, err
+			}
+			pl.devNull = n
+		}
+		f = pl.devNull
+	}
+	return f.Fd(), nil
 }
 
 // pipe makes a pipe whose write end is the child's and whose read end is
