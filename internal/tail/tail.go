@@ -325,6 +325,29 @@ func (f *Follower) readFile(name string) (int, error) {
 		return 0, err
 	}
 	size := fi.Size()
+	p := f.position(name, fh, size)
+	p.size = size
+	// The fingerprint is known before any line is handled: a commit in the
+	// middle of this pass must not save an offset without it.
+	f.refreshFP(fh, p, size)
+	if size == p.offset {
+		return 0, nil
+	}
+	if _, err := fh.Seek(p.offset, io.SeekStart); err != nil {
+		return 0, err
+	}
+	if f.buf == nil {
+		f.buf = bufio.NewReaderSize(fh, 1<<20)
+	} else {
+		f.buf.Reset(fh)
+	}
+	return f.readLines(name, p)
+}
+
+// position is where reading name goes on: its saved checkpoint, the
+// offset of this process's last pass, or the start of a file truncated or
+// replaced since (the parser reopened without state).
+func (f *Follower) position(name string, fh *os.File, size int64) *fileState {
 	p := f.pos[name]
 	if p == nil {
 		p = &fileState{}
@@ -347,21 +370,13 @@ func (f *Follower) readFile(name string) (int, error) {
 			f.Open(name, nil)
 		}
 	}
-	p.size = size
-	// The fingerprint is known before any line is handled: a commit in the
-	// middle of this pass must not save an offset without it.
-	f.refreshFP(fh, p, size)
-	if size == p.offset {
-		return 0, nil
-	}
-	if _, err := fh.Seek(p.offset, io.SeekStart); err != nil {
-		return 0, err
-	}
-	if f.buf == nil {
-		f.buf = bufio.NewReaderSize(fh, 1<<20)
-	} else {
-		f.buf.Reset(fh)
-	}
+	return p
+}
+
+// readLines hands every complete line from p.offset on to Handle; a
+// partial last line waits for its newline, a line past MaxLine is skipped
+// and counted.
+func (f *Follower) readLines(name string, p *fileState) (int, error) {
 	n := 0
 	var long []byte   // a line longer than the buffer, up to MaxLine
 	var longLen int64 // its length so far, also past MaxLine
