@@ -1,8 +1,7 @@
 package e2e
 
 import (
-	"bufio"
-	"encoding/json"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -11,6 +10,7 @@ import (
 	"time"
 
 	"github.com/gastown/gtrun/internal/backendtest"
+	"github.com/gastown/gtrun/internal/gtcorpus"
 )
 
 // The real gt, replayed: internal/e2e/testdata/replaygt answers every gt
@@ -18,33 +18,15 @@ import (
 // gastown-real) exactly as real gt did. CI cannot build the real gt; the
 // corpus is what it did.
 
-type corpusCall struct {
-	Prog      string            `json:"prog"`
-	Argv      []string          `json:"argv"`
-	Env       map[string]string `json:"env"`
-	ParentSeq *int              `json:"parent_seq"`
-}
-
 func corpusPath(t *testing.T, name string) string {
 	return filepath.Join(repo(t), "internal", "parse", "testdata", "gastown-real", name)
 }
 
 func readLines[T any](t *testing.T, path string) []T {
 	t.Helper()
-	f, err := os.Open(path)
+	out, err := gtcorpus.Lines[T](path)
 	if err != nil {
 		t.Fatal(err)
-	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	sc.Buffer(make([]byte, 1<<20), 16<<20)
-	var out []T
-	for sc.Scan() {
-		var v T
-		if err := json.Unmarshal(sc.Bytes(), &v); err != nil {
-			t.Fatal(err)
-		}
-		out = append(out, v)
 	}
 	return out
 }
@@ -62,7 +44,7 @@ func replayGt(t *testing.T) string {
 // replayTown runs every gt command the scenario typed (not the ones gt
 // started itself) through gtrun, each with its recorded identity and run.
 func replayTown(t *testing.T, e *env) (calls int) {
-	for _, c := range readLines[corpusCall](t, corpusPath(t, "calls.jsonl")) {
+	for _, c := range readLines[gtcorpus.Call](t, corpusPath(t, "calls.jsonl")) {
 		if c.Prog != "gt" || c.ParentSeq != nil {
 			continue
 		}
@@ -114,7 +96,7 @@ func TestRealGtCatalogFromOutside(t *testing.T) {
 		total++
 	}
 	got := countByMsg(vl.WaitCount(t, `*`, total, 30*time.Second))
-	if len(want) < 12 || !mapsEqual(got, want) {
+	if len(want) < 12 || !maps.Equal(got, want) {
 		t.Fatalf("records per event:\n got %v\nwant %v", got, want)
 	}
 }
@@ -127,7 +109,7 @@ func TestRealGtReportsItselfNoDuplicate(t *testing.T) {
 	e := newEnv(t).set("GT_OTEL_LOGS_URL", vl.OTLPURL, "PATH", bin+":"+os.Getenv("PATH"))
 	calls := replayTown(t, e)
 	got := countByMsg(vl.WaitCount(t, `*`, calls, 30*time.Second))
-	if !mapsEqual(got, map[string]int{"cmd.call": calls}) {
+	if !maps.Equal(got, map[string]int{"cmd.call": calls}) {
 		t.Fatalf("records: %v, want %d cmd.call only", got, calls)
 	}
 }
@@ -150,11 +132,11 @@ func TestBdUnderReportingGt(t *testing.T) {
 	e.with("GT_RUN", "silent").run("", "gt", "mol", "squash")
 	e.run("", "flush")
 	got := countByMsg(vl.WaitCount(t, `"run.id":="reporting"`, 2, 30*time.Second))
-	if !mapsEqual(got, map[string]int{"cmd.call": 1, "bd.call": 1}) {
+	if !maps.Equal(got, map[string]int{"cmd.call": 1, "bd.call": 1}) {
 		t.Fatalf("under a reporting gt: %v", got)
 	}
 	got = countByMsg(vl.WaitCount(t, `"run.id":="silent"`, 3, 30*time.Second))
-	if !mapsEqual(got, map[string]int{"cmd.call": 1, "bd.call": 1, "mol.squash": 1}) {
+	if !maps.Equal(got, map[string]int{"cmd.call": 1, "bd.call": 1, "mol.squash": 1}) {
 		t.Fatalf("under a gt that does not report: %v", got)
 	}
 }
@@ -185,16 +167,4 @@ func TestNestedWrapOneRecord(t *testing.T) {
 			t.Fatalf("%v", r)
 		}
 	}
-}
-
-func mapsEqual(a, b map[string]int) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for k, v := range a {
-		if b[k] != v {
-			return false
-		}
-	}
-	return true
 }

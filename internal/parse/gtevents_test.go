@@ -1,16 +1,12 @@
 package parse
 
 import (
-	"bufio"
-	"encoding/base64"
-	"encoding/json"
 	"fmt"
-	"os"
 	"sort"
 	"strings"
 	"testing"
 
-	"github.com/gastown/gtrun/internal/event"
+	"github.com/gastown/gtrun/internal/gtcorpus"
 )
 
 // The corpus in testdata/gastown-real is ../shared/gastown-real of a real
@@ -18,50 +14,11 @@ import (
 // and bd process with argv, environment, exit code and output, and every
 // record real gt emitted itself.
 
-type realCall struct {
-	Prog     string            `json:"prog"`
-	Argv     []string          `json:"argv"`
-	Env      map[string]string `json:"env"`
-	Step     string            `json:"step"`
-	ExitCode int               `json:"exit_code"`
-	Stdout   json.RawMessage   `json:"stdout"`
-	Stderr   json.RawMessage   `json:"stderr"`
-	Seq      int               `json:"seq"`
-}
-
-func streamBytes(t *testing.T, raw json.RawMessage) []byte {
-	var s string
-	if json.Unmarshal(raw, &s) == nil {
-		return []byte(s)
-	}
-	var b struct {
-		Base64 string `json:"base64"`
-	}
-	if json.Unmarshal(raw, &b) == nil && b.Base64 != "" {
-		out, err := base64.StdEncoding.DecodeString(b.Base64)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return out
-	}
-	return nil // null: a terminal, not captured
-}
-
-func readJSONL[T any](t *testing.T, path string) []T {
-	f, err := os.Open(path)
+func corpus[T any](t *testing.T, name string) []T {
+	t.Helper()
+	out, err := gtcorpus.Lines[T]("testdata/gastown-real/" + name)
 	if err != nil {
 		t.Fatal(err)
-	}
-	defer f.Close()
-	var out []T
-	sc := bufio.NewScanner(f)
-	sc.Buffer(make([]byte, 1<<20), 16<<20)
-	for sc.Scan() {
-		var v T
-		if err := json.Unmarshal(sc.Bytes(), &v); err != nil {
-			t.Fatal(err)
-		}
-		out = append(out, v)
 	}
 	return out
 }
@@ -100,7 +57,7 @@ func gtKey(name string, get func(string) string, status, errText string) string 
 // through the catalog and compares, run by run and event by event, with
 // what real gt emitted itself.
 func TestGtCatalogMatchesRealGt(t *testing.T) {
-	calls := readJSONL[realCall](t, "testdata/gastown-real/calls.jsonl")
+	calls := corpus[gtcorpus.Call](t, "calls.jsonl")
 	got := map[string][]string{}
 	for _, c := range calls {
 		if c.Prog != "gt" {
@@ -108,14 +65,14 @@ func TestGtCatalogMatchesRealGt(t *testing.T) {
 		}
 		env := c.Env
 		recs := GtEvents(Call{Command: "gt", Args: c.Argv, ExitCode: c.ExitCode,
-			Stdout: streamBytes(t, c.Stdout), Stderr: streamBytes(t, c.Stderr)}, func(k string) string { return env[k] })
+			Stdout: gtcorpus.Stream(c.Stdout), Stderr: gtcorpus.Stream(c.Stderr)}, func(k string) string { return env[k] })
 		for _, r := range recs {
 			got[env["GT_RUN"]] = append(got[env["GT_RUN"]], gtKey(r.Name, r.GetString, r.Status(), r.Err))
 		}
 	}
 	want := map[string][]string{}
 	kinds := map[string]int{}
-	for _, e := range readJSONL[map[string]string](t, "testdata/gastown-real/gt-events.jsonl") {
+	for _, e := range corpus[map[string]string](t, "gt-events.jsonl") {
 		name := e["_msg"]
 		if notFromOutside[name] || name == "mail" && strings.HasPrefix(e["operation"], "bd.") {
 			continue
@@ -218,5 +175,4 @@ func TestGtMailFanOut(t *testing.T) {
 	if strings.Join(to, ",") != "a/,b/,c/" {
 		t.Fatalf("recipients %v", to)
 	}
-	_ = event.Record{}
 }

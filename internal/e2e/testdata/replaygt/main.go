@@ -9,53 +9,24 @@
 package main
 
 import (
-	"bufio"
-	"encoding/base64"
-	"encoding/json"
 	"fmt"
 	"os"
 	"slices"
+
+	"github.com/gastown/gtrun/internal/gtcorpus"
 )
-
-type call struct {
-	Prog     string            `json:"prog"`
-	Argv     []string          `json:"argv"`
-	Env      map[string]string `json:"env"`
-	ExitCode int               `json:"exit_code"`
-	Stdout   json.RawMessage   `json:"stdout"`
-	Stderr   json.RawMessage   `json:"stderr"`
-}
-
-func stream(raw json.RawMessage) []byte {
-	var s string
-	if json.Unmarshal(raw, &s) == nil {
-		return []byte(s)
-	}
-	var b struct{ Base64 string }
-	if json.Unmarshal(raw, &b) == nil {
-		out, _ := base64.StdEncoding.DecodeString(b.Base64)
-		return out
-	}
-	return nil
-}
 
 func main() {
 	_ = os.Getenv("GT_OTEL_LOGS_URL") // the capability gtrun probes for
-	f, err := os.Open(os.Getenv("REPLAY_CORPUS"))
+	calls, err := gtcorpus.Lines[gtcorpus.Call](os.Getenv("REPLAY_CORPUS"))
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "replaygt:", err)
 		os.Exit(99)
 	}
-	sc := bufio.NewScanner(f)
-	sc.Buffer(make([]byte, 1<<20), 16<<20)
-	for sc.Scan() {
-		var c call
-		if json.Unmarshal(sc.Bytes(), &c) != nil || c.Prog != "gt" {
-			continue
-		}
-		if slices.Equal(c.Argv, os.Args[1:]) && c.Env["GT_RUN"] == os.Getenv("GT_RUN") {
-			os.Stdout.Write(stream(c.Stdout))
-			os.Stderr.Write(stream(c.Stderr))
+	for _, c := range calls {
+		if c.Prog == "gt" && slices.Equal(c.Argv, os.Args[1:]) && c.Env["GT_RUN"] == os.Getenv("GT_RUN") {
+			os.Stdout.Write(gtcorpus.Stream(c.Stdout))
+			os.Stderr.Write(gtcorpus.Stream(c.Stderr))
 			os.Exit(c.ExitCode)
 		}
 	}
