@@ -58,7 +58,8 @@ export GT_RUN=$(cat /proc/sys/kernel/random/uuid)
 export PATH="$work/shim:$ROOT/testdata/bd:$PATH"
 
 echo "== scenario (run $GT_RUN)"
-run() { echo "\$ $*"; "$@" || echo "  (exit $?)"; }
+# Echo each command as a shell would take it (quotes kept), then run it.
+run() { printf '$'; printf ' %q' "$@"; echo; "$@" || echo "  (exit $?)"; }
 run bd create "Fix login"
 run bd create "Write the test" --silent
 run bd list
@@ -129,4 +130,7 @@ echo; echo "== gtrun trace   (the run as a waterfall, read back from VictoriaLog
 mkdir -p "$ROOT/.demo"
 "$GTRUN" trace "$GT_RUN" --html "$ROOT/.demo/run.html" >/dev/null
 echo; echo "== the run in a browser: $ROOT/.demo/run.html   (gtrun trace $GT_RUN --serve follows a live run)"
-echo; echo "demo done; servers stop now."
+echo; echo "== gtrun cost --by bead --run $AGENT_RUN --since 10000h   (what the agent's run cost, and which bead it went to)"
+"$GTRUN" cost --by bead --run "$AGENT_RUN" --since 10000h --width "${COLUMNS:-120}" || true
+echo; echo "demo done; these servers stop now (the URLs above die with them)."
+echo "To keep servers for your own town: make up   (loopback, data kept; prints the GT_OTEL_* exports; make down stops them)"
