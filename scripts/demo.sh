@@ -59,7 +59,8 @@ export PATH="$work/shim:$ROOT/testdata/bd:$PATH"
 
 echo "== scenario (run $GT_RUN)"
 # Echo each command as a shell would take it (quotes kept), then run it.
-run() { printf '$'; printf ' %q' "$@"; echo; "$@" || echo "  (exit $?)"; }
+quote() { case "$1" in *[!A-Za-z0-9_./=:@%+,-]*|'') printf "'%s'" "${1//\'/\'\\\'\'}" ;; *) printf '%s' "$1" ;; esac; }
+run() { printf '$'; for a in "$@"; do printf ' '; quote "$a"; done; echo; "$@" || echo "  (exit $?)"; }
 run bd create "Fix login"
 run bd create "Write the test" --silent
 run bd list
