@@ -34,6 +34,8 @@ type followerCP struct {
 	LastErr   string            `json:"last_err,omitempty"`
 	LastErrAt int64             `json:"last_err_at,omitempty"`
 	Dropped   int64             `json:"dropped,omitempty"`
+	Dead      int64             `json:"dead_lettered,omitempty"`
+	Rejected  int64             `json:"rejected,omitempty"`
 }
 
 // CheckpointPath is where an agent keeps its checkpoint.
@@ -68,7 +70,8 @@ func fromUnix(n int64) time.Time {
 
 func (f *follower) checkpoint() followerCP {
 	cp := followerCP{Kind: f.kind, URL: f.url, Headers: f.headers, Segs: map[string]int64{},
-		LastOK: unixOrZero(f.lastOK), LastErr: f.lastErr, LastErrAt: unixOrZero(f.lastErrAt), Dropped: f.dropped}
+		LastOK: unixOrZero(f.lastOK), LastErr: f.lastErr, LastErrAt: unixOrZero(f.lastErrAt), Dropped: f.dropped,
+		Dead: f.deadLettered, Rejected: f.rejected}
 	for n, st := range f.segs {
 		cp.Segs[n] = st.committed
 		if st.sealed && len(st.marks) == 0 && st.committed == st.read {
@@ -132,6 +135,7 @@ func (s *Shipper) loadCheckpoint() error {
 			f.segs[n] = &segState{read: off, committed: off, sealed: sealed[n]}
 		}
 		f.lastOK, f.lastErr, f.lastErrAt, f.dropped = fromUnix(fc.LastOK), fc.LastErr, fromUnix(fc.LastErrAt), fc.Dropped
+		f.deadLettered, f.rejected = fc.Dead, fc.Rejected
 		if f.meter != nil {
 			f.meter = newMeter(s.o.Interval, s.o.Horizon, fromUnix(fc.LastSent))
 		}

@@ -93,6 +93,7 @@ func ReadStatus(dir string, j *journal.Journal) (Status, error) {
 		return st, err
 	}
 	st.Torn = cp.Torn
+	st.DeadLetter = DeadLetterPath(dir)
 	segs, err := j.Segments()
 	if err != nil && !errors.Is(err, os.ErrNotExist) {
 		return st, err
@@ -112,7 +113,7 @@ func ReadStatus(dir string, j *journal.Journal) (Status, error) {
 		}
 		e, ok := live[fc.Kind+" "+fc.URL]
 		if !ok || !st.Running {
-			e = EndpointRep{Kind: fc.Kind, URL: fc.URL, Dropped: fc.Dropped, LastOK: fromUnix(fc.LastOK), LastErr: fc.LastErr, LastErrAt: fromUnix(fc.LastErrAt)}
+			e = EndpointRep{Kind: fc.Kind, URL: fc.URL, Dropped: fc.Dropped, DeadLettered: fc.Dead, Rejected: fc.Rejected, LastOK: fromUnix(fc.LastOK), LastErr: fc.LastErr, LastErrAt: fromUnix(fc.LastErrAt)}
 		}
 		f := &follower{kind: fc.Kind, url: fc.URL, headers: fc.Headers}
 		e.BacklogBytes, e.BacklogRecords = backlog(j, segs, f, fc)

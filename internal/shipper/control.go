@@ -28,14 +28,18 @@ type Reply struct {
 
 // EndpointRep is one endpoint in a reply or the status.
 type EndpointRep struct {
-	Kind      string    `json:"kind"`
-	URL       string    `json:"url"`
-	Delivered int64     `json:"delivered"` // this lifetime
-	Dropped   int64     `json:"dropped,omitempty"`
-	Pending   bool      `json:"pending"`
-	LastOK    time.Time `json:"last_ok,omitzero"`
-	LastErr   string    `json:"last_err,omitempty"`
-	LastErrAt time.Time `json:"last_err_at,omitzero"`
+	Kind      string `json:"kind"`
+	URL       string `json:"url"`
+	Delivered int64  `json:"delivered"` // this lifetime
+	Dropped   int64  `json:"dropped,omitempty"`
+	// DeadLettered: given up on, written to the dead-letter file (all
+	// lifetimes); Rejected: refused by partial successes (all lifetimes).
+	DeadLettered int64     `json:"dead_lettered,omitempty"`
+	Rejected     int64     `json:"rejected,omitempty"`
+	Pending      bool      `json:"pending"`
+	LastOK       time.Time `json:"last_ok,omitzero"`
+	LastErr      string    `json:"last_err,omitempty"`
+	LastErrAt    time.Time `json:"last_err_at,omitzero"`
 	// Backlog: what the journal holds beyond the committed positions.
 	BacklogBytes   int64 `json:"backlog_bytes"`
 	BacklogRecords int64 `json:"backlog_records"`
@@ -59,11 +63,18 @@ func (s *Shipper) addRequest(id string, timeout time.Duration) *request {
 		r.target[sg.Name] = sg.Size
 	}
 	s.requests[id] = r
-	for _, f := range s.followers {
-		f.nextTry = time.Time{} // try now, whatever the backoff said
-	}
+	s.tryNow()
 	s.lastData = s.o.Clock()
 	return r
+}
+
+// tryNow makes every follower try once now, whatever its backoff said (a
+// flush arrived, or the agent is stopping); the next failure backs off
+// from where it was.
+func (s *Shipper) tryNow() {
+	for _, f := range s.followers {
+		f.nextTry = time.Time{}
+	}
 }
 
 // serveRequests picks up new requests, answers finished ones, and reports
@@ -150,6 +161,7 @@ func (s *Shipper) endpointReps() []EndpointRep {
 	var out []EndpointRep
 	for _, f := range s.followerList() {
 		out = append(out, EndpointRep{Kind: f.kind, URL: f.url, Delivered: f.delivered, Dropped: f.dropped,
+			DeadLettered: f.deadLettered, Rejected: f.rejected,
 			Pending: f.pending() || f.busy, LastOK: f.lastOK, LastErr: f.lastErr, LastErrAt: f.lastErrAt})
 	}
 	return out
@@ -165,6 +177,7 @@ type Status struct {
 	Segments     int           `json:"segments"`
 	Torn         int64         `json:"torn_frames"`
 	Endpoints    []EndpointRep `json:"endpoints"`
+	DeadLetter   string        `json:"dead_letter,omitempty"` // the dead-letter file
 }
 
 // StatusPath is where a running agent keeps its status (rewritten each second).

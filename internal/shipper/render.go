@@ -34,7 +34,14 @@ func RenderStatus(w io.Writer, st Status, now time.Time) {
 			fmt.Fprintf(w, "        last error: %s (%s)\n", e.LastErr, ago(e.LastErrAt, now))
 		}
 		if e.Dropped > 0 {
-			fmt.Fprintf(w, "        dropped: %d\n", e.Dropped)
+			fmt.Fprintf(w, "        dropped: %d", e.Dropped)
+			if e.DeadLettered > 0 {
+				fmt.Fprintf(w, " (%d in the dead-letter file %s)", e.DeadLettered, st.DeadLetter)
+			}
+			fmt.Fprintln(w)
+		}
+		if e.Rejected > 0 {
+			fmt.Fprintf(w, "        refused by the endpoint in partial successes: %d\n", e.Rejected)
 		}
 	}
 }

@@ -14,6 +14,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"strconv"
+	"sync"
 	"syscall"
 	"time"
 
@@ -93,6 +94,17 @@ func options(j *journal.Journal, dir string, logw io.Writer) shipper.Options {
 	}
 	dur("GT_OTEL_METRIC_INTERVAL", &o.Interval)
 	dur("GT_SHIPPER_IDLE", &o.Idle)
+	// The delivery bounds (docs/architecture.md, "Delivery").
+	dur("GT_SHIPPER_DEAD_AGE", &o.DeadAge)
+	dur("GT_SHIPPER_UNREACHABLE_AGE", &o.UnreachableAge)
+	dur("GT_SHIPPER_MAX_RETRY_AFTER", &o.MaxRetryAfter)
+	if v := os.Getenv("GT_SHIPPER_DEAD_TRIES"); v != "" {
+		if n, err := strconv.Atoi(v); err == nil && n > 0 {
+			o.DeadTries = n
+		} else {
+			fmt.Fprintf(logw, "GT_SHIPPER_DEAD_TRIES=%q ignored: want a positive count\n", v)
+		}
+	}
 	if v := os.Getenv("GT_JOURNAL_MAX_BYTES"); v != "" {
 		if n, err := strconv.ParseInt(v, 10, 64); err == nil && n > 0 {
 			o.MaxBytes = n
@@ -103,20 +115,62 @@ func options(j *journal.Journal, dir string, logw io.Writer) shipper.Options {
 	return o
 }
 
-// openLog opens the agent's log (rotated past 1 MiB). Nothing of the SDK or
-// of Go's log package ever reaches a terminal: both write here.
+// logMax bounds the agent's log: past it the log is renamed log.1 (the
+// one before is gone) and started again, whatever the agent's lifetime.
+const logMax = 1 << 20
+
+// openLog opens the agent's log. Nothing of the SDK or of Go's log package
+// ever reaches a terminal: both write here.
 func openLog(dir string) io.Writer {
-	p := filepath.Join(dir, "log")
-	if fi, err := os.Stat(p); err == nil && fi.Size() > 1<<20 {
-		os.Rename(p, p+".1")
-	}
-	f, err := os.OpenFile(p, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
-	if err != nil {
+	w := &capLog{path: filepath.Join(dir, "log"), max: logMax}
+	if w.open() != nil {
 		return io.Discard
 	}
-	log.SetOutput(f)
-	otel.SetErrorHandler(otel.ErrorHandlerFunc(func(err error) { fmt.Fprintf(f, "%s otel: %v\n", time.Now().Format(time.RFC3339), err) }))
-	return f
+	log.SetOutput(w)
+	otel.SetErrorHandler(otel.ErrorHandlerFunc(func(err error) { fmt.Fprintf(w, "%s otel: %v\n", time.Now().Format(time.RFC3339), err) }))
+	return w
+}
+
+// capLog is a file that rotates itself once past max bytes.
+type capLog struct {
+	path string
+	max  int64
+	mu   sync.Mutex
+	f    *os.File
+	size int64
+}
+
+func (l *capLog) open() error {
+	f, err := os.OpenFile(l.path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
+	if err != nil {
+		return err
+	}
+	fi, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return err
+	}
+	l.f, l.size = f, fi.Size()
+	return nil
+}
+
+func (l *capLog) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.f == nil {
+		return len(p), nil
+	}
+	if l.size+int64(len(p)) > l.max {
+		l.f.Close()
+		os.Rename(l.path, l.path+".1")
+		if err := l.open(); err != nil {
+			l.f = nil
+			return len(p), nil
+		}
+	}
+	n, err := l.f.Write(p)
+	l.size += int64(n)
+	return n, err
 }
 
 func newRunCmd() *cobra.Command {
