@@ -1,0 +1,170 @@
+package e2e
+
+import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	logspb "go.opentelemetry.io/proto/otlp/logs/v1"
+
+	"github.com/gastown/gtrun/internal/otlptest"
+	"github.com/gastown/gtrun/internal/shipper"
+)
+
+// The rows of issue 20 against a misbehaving OTLP server (otlptest.Fault):
+// each test fails on the agent of 4d521bf and passes since.
+
+// faultEnv points e's logs at a fault server, with delivery bounds short
+// enough for a test (3 tries, 1 s).
+func faultEnv(t *testing.T) (*env, *otlptest.Fault) {
+	fs := otlptest.StartFault(t)
+	e := newEnv(t).set("GT_OTEL_LOGS_URL", fs.URL+"/v1/logs",
+		"GT_SHIPPER_DEAD_TRIES", "3", "GT_SHIPPER_DEAD_AGE", "1s", "GT_SHIPPER_UNREACHABLE_AGE", "1s")
+	return e, fs
+}
+
+// call makes one wrapped call whose cmd.call record carries run id run.
+func (e *env) call(t *testing.T, run string, args ...string) {
+	t.Helper()
+	if len(args) == 0 {
+		args = []string{"sh", "-c", "exit 0"}
+	}
+	if r := e.with("GT_RUN", run).run("", args...); r.code != 0 || r.stderr != "" {
+		t.Fatalf("call %s: %+v", run, r)
+	}
+}
+
+// runsOf counts the log records by run.id.
+func runsOf(recs []*logspb.LogRecord) map[string]int {
+	out := map[string]int{}
+	for _, r := range recs {
+		out[otlptest.Attr(r, "run.id")]++
+	}
+	return out
+}
+
+// waitRuns waits until the fault server accepted every run of want (once
+// or more), then checks each was accepted exactly once.
+func waitRuns(t *testing.T, fs *otlptest.Fault, want []string, within time.Duration) map[string]int {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for {
+		got := runsOf(fs.Accepted())
+		missing := 0
+		for _, w := range want {
+			if got[w] == 0 {
+				missing++
+			}
+		}
+		if missing == 0 {
+			for _, w := range want {
+				if got[w] != 1 {
+					t.Errorf("run %s accepted %d times", w, got[w])
+				}
+			}
+			return got
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("after %v, %d of %d runs never accepted: got %v; requests %s", within, missing, len(want), got, reqText(fs))
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func reqText(fs *otlptest.Fault) string {
+	var b strings.Builder
+	for _, r := range fs.Requests() {
+		fmt.Fprintf(&b, "[%s %d %d rec %d B] ", r.At.Format("05.000"), r.Status, r.Records, r.Bytes)
+	}
+	return b.String()
+}
+
+// deadLetters reads e's dead-letter file: run id -> reason.
+func deadLetters(t *testing.T, e *env) map[string]string {
+	t.Helper()
+	out := map[string]string{}
+	f, err := os.Open(shipper.DeadLetterPath(filepath.Join(e.state, "shipper")))
+	if os.IsNotExist(err) {
+		return out
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	sc.Buffer(nil, 1<<20)
+	for sc.Scan() {
+		var l struct{ Run, Reason string }
+		if err := json.Unmarshal(sc.Bytes(), &l); err != nil {
+			t.Fatalf("dead-letter line %q: %v", sc.Text(), err)
+		}
+		out[l.Run] = l.Reason
+	}
+	return out
+}
+
+// waitDead waits until run is in the dead-letter file, and returns its reason.
+func waitDead(t *testing.T, e *env, run string, within time.Duration) string {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for {
+		if r, ok := deadLetters(t, e)[run]; ok {
+			return r
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("run %s not dead-lettered after %v (status: %s)", run, within, e.run("", "shipper", "status").stdout)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// fullStatus is `gtrun shipper status --json`.
+func fullStatus(t *testing.T, e *env) shipper.Status {
+	t.Helper()
+	r := e.run("", "shipper", "status", "--json")
+	var st shipper.Status
+	if r.code != 0 || json.Unmarshal([]byte(r.stdout), &st) != nil {
+		t.Fatalf("shipper status: %+v", r)
+	}
+	return st
+}
+
+// Row 4: a backend answering 500 to any batch that holds one poison record
+// delivers everything else, once; the poison record ends in the
+// dead-letter file past its bound, counted, shown by status.
+func TestFaultPoisonDoesNotBlock(t *testing.T) {
+	e, fs := faultEnv(t)
+	fs.Poison("run-POISON", 500)
+	fs.Default(otlptest.Rule{Status: 503}) // let them queue into one batch
+	var good []string
+	for i := 0; i < 6; i++ {
+		if i == 3 {
+			e.call(t, "run-POISON")
+		}
+		good = append(good, fmt.Sprintf("run-good-%d", i))
+		e.call(t, good[i])
+	}
+	fs.Default(otlptest.Rule{})
+	waitRuns(t, fs, good, 30*time.Second)
+	if reason := waitDead(t, e, "run-POISON", 30*time.Second); reason != "failing" {
+		t.Errorf("poison dead-lettered as %q, want failing", reason)
+	}
+	more := []string{"run-after-poison"}
+	e.call(t, more[0])
+	waitRuns(t, fs, append(good, more...), 20*time.Second)
+	st := fullStatus(t, e)
+	if len(st.Endpoints) != 1 || st.Endpoints[0].DeadLettered != 1 {
+		t.Fatalf("status does not show the dead letter: %+v", st.Endpoints)
+	}
+	if out := e.run("", "shipper", "status").stdout; !strings.Contains(out, "dead-letter") {
+		t.Errorf("status text does not name the dead-letter file:\n%s", out)
+	}
+	if r := e.run("", "flush", "--timeout", "20s"); r.code != 0 {
+		t.Fatalf("flush after the dead letter: %+v", r)
+	}
+}
