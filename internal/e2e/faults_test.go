@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"encoding/json"
 	"fmt"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -166,5 +167,126 @@ func TestFaultPoisonDoesNotBlock(t *testing.T) {
 	}
 	if r := e.run("", "flush", "--timeout", "20s"); r.code != 0 {
 		t.Fatalf("flush after the dead letter: %+v", r)
+	}
+}
+
+// Row 6, 400: the backend answers 503 while four records queue (one
+// poison, three good), then 400 to any batch holding the poison: the
+// three good ones are delivered, only the poison is dead-lettered.
+func TestFault400SplitsTheBatch(t *testing.T) {
+	e, fs := faultEnv(t)
+	fs.Poison("run-POISON", 400)
+	fs.Default(otlptest.Rule{Status: 503})
+	good := []string{"run-good-0", "run-good-1", "run-good-2"}
+	e.call(t, good[0])
+	e.call(t, "run-POISON")
+	e.call(t, good[1])
+	e.call(t, good[2])
+	fs.Default(otlptest.Rule{})
+	waitRuns(t, fs, good, 30*time.Second)
+	if reason := waitDead(t, e, "run-POISON", 20*time.Second); reason != "refused" {
+		t.Errorf("poison dead-lettered as %q, want refused", reason)
+	}
+	if d := deadLetters(t, e); len(d) != 1 {
+		t.Errorf("dead letters %v, want the poison alone", d)
+	}
+}
+
+// Row 6, 413: a body over the backend's limit is split and its halves
+// sent; only a record too big alone is dead-lettered.
+func TestFault413SplitsTheBatch(t *testing.T) {
+	e, fs := faultEnv(t)
+	e.call(t, "run-size")
+	waitRuns(t, fs, []string{"run-size"}, 20*time.Second)
+	one := fs.Requests()[0].Bytes
+	fs.Limit(2 * one) // two records pass, four do not
+	fs.Default(otlptest.Rule{Status: 503})
+	good := []string{"run-good-0", "run-good-1", "run-good-2", "run-good-3"}
+	for _, g := range good[:2] {
+		e.call(t, g)
+	}
+	e.call(t, "run-big", "sh", "-c", "exit 0", strings.Repeat("x", 3*one))
+	for _, g := range good[2:] {
+		e.call(t, g)
+	}
+	fs.Default(otlptest.Rule{})
+	waitRuns(t, fs, good, 30*time.Second)
+	if reason := waitDead(t, e, "run-big", 20*time.Second); reason != "refused" {
+		t.Errorf("big record dead-lettered as %q, want refused", reason)
+	}
+	if d := deadLetters(t, e); len(d) != 1 {
+		t.Errorf("dead letters %v, want the big one alone", d)
+	}
+}
+
+// Row 5: a 200 with partial_success is not sent again; the refused count
+// is in the status and the agent's log says so once.
+func TestFaultPartialSuccessNotResent(t *testing.T) {
+	e, fs := faultEnv(t)
+	fs.Default(otlptest.Rule{Status: 503})
+	runs := []string{"run-p0", "run-p1", "run-p2"}
+	for _, r := range runs {
+		e.call(t, r)
+	}
+	fs.Push(otlptest.Rule{Rejected: 1})
+	fs.Default(otlptest.Rule{})
+	if r := e.run("", "flush", "--timeout", "20s"); r.code != 0 {
+		t.Fatalf("flush: %+v", r)
+	}
+	got := runsOf(append(fs.Accepted(), fs.Rejected()...))
+	for _, r := range runs {
+		if got[r] != 1 {
+			t.Errorf("run %s sent %d times (accepted or refused), want once: %v", r, got[r], reqText(fs))
+		}
+	}
+	if len(fs.Rejected()) != 1 {
+		t.Fatalf("the server refused %d records, want 1", len(fs.Rejected()))
+	}
+	st := fullStatus(t, e)
+	if len(st.Endpoints) != 1 || st.Endpoints[0].Rejected != 1 {
+		t.Errorf("status does not count the refused record: %+v", st.Endpoints)
+	}
+	log, _ := os.ReadFile(filepath.Join(e.state, "shipper", "log"))
+	lines := 0
+	for _, l := range strings.Split(string(log), "\n") {
+		if strings.Contains(l, "partial success") {
+			lines++
+		}
+	}
+	if lines != 1 {
+		t.Errorf("agent log names the partial success in %d lines, want 1:\n%s", lines, log)
+	}
+}
+
+// Row 7: a 429 with Retry-After (seconds, or an HTTP date) is honoured:
+// the next try comes no sooner; a long one is capped.
+func TestFaultRetryAfterHonoured(t *testing.T) {
+	for _, c := range []struct {
+		name     string
+		value    func() string
+		cap      string
+		min, max time.Duration
+	}{
+		{"seconds", func() string { return "2" }, "", 2 * time.Second, 10 * time.Second},
+		// An HTTP date has whole seconds: 3 s from now is at least 2 s.
+		{"date", func() string { return time.Now().Add(4 * time.Second).UTC().Format(http.TimeFormat) }, "", 2 * time.Second, 12 * time.Second},
+		{"capped", func() string { return "3600" }, "1s", 900 * time.Millisecond, 10 * time.Second},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			e, fs := faultEnv(t)
+			if c.cap != "" {
+				e.set("GT_SHIPPER_MAX_RETRY_AFTER", c.cap)
+			}
+			fs.Push(otlptest.Rule{Status: 429, RetryAfter: c.value()})
+			e.call(t, "run-throttled")
+			waitRuns(t, fs, []string{"run-throttled"}, 30*time.Second)
+			reqs := fs.Requests()
+			if len(reqs) != 2 {
+				t.Fatalf("%d requests, want 2: %s", len(reqs), reqText(fs))
+			}
+			if gap := reqs[1].At.Sub(reqs[0].At); gap < c.min || gap > c.max {
+				t.Fatalf("retried after %v, want between %v and %v", gap, c.min, c.max)
+			}
+		})
 	}
 }
