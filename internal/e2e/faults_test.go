@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -288,5 +289,102 @@ func TestFaultRetryAfterHonoured(t *testing.T) {
 				t.Fatalf("retried after %v, want between %v and %v", gap, c.min, c.max)
 			}
 		})
+	}
+}
+
+// timedRun runs gtrun with args and reports its CPU time.
+func (e *env) timedRun(t *testing.T, args ...string) (result, time.Duration) {
+	t.Helper()
+	cmd := exec.Command(gtrunBin, args...)
+	cmd.Env = e.list()
+	var so, se strings.Builder
+	cmd.Stdout, cmd.Stderr = &so, &se
+	err := cmd.Run()
+	if _, ok := err.(*exec.ExitError); err != nil && !ok {
+		t.Fatal(err)
+	}
+	cpu := cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()
+	return result{code: cmd.ProcessState.ExitCode(), stdout: so.String(), stderr: se.String()}, cpu
+}
+
+// cpuTicks is a process's CPU time so far, in clock ticks (1/100 s).
+func cpuTicks(t *testing.T, pid int) int64 {
+	t.Helper()
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := strings.Fields(string(b[strings.LastIndexByte(string(b), ')')+2:]))
+	var u, s int64
+	fmt.Sscan(f[11], &u) // utime, field 14 of stat
+	fmt.Sscan(f[12], &s) // stime, field 15
+	return u + s
+}
+
+// requestsSince counts the requests the fault server answered since t0.
+func requestsSince(fs *otlptest.Fault, t0 time.Time) int {
+	n := 0
+	for _, r := range fs.Requests() {
+		if !r.At.Before(t0) {
+			n++
+		}
+	}
+	return n
+}
+
+// Row 3: a flush against a failing endpoint waits on the agent's backoff
+// (one try now, then the schedule), with or without a running agent; the
+// agent backing off costs no CPU, and its log gains a line, not a line
+// per try.
+func TestFaultFlushDoesNotSpin(t *testing.T) {
+	e, fs := faultEnv(t)
+	e.set("GT_SHIPPER_DEAD_AGE", "1h", "GT_SHIPPER_UNREACHABLE_AGE", "1h")
+	fs.Default(otlptest.Rule{Status: 503})
+	e.call(t, "run-spin")
+	waitAgent(t, e) // else the flush may be the agent, and the call's exit
+	t0 := time.Now()
+	r, cpu := e.timedRun(t, "flush", "--timeout", "4s")
+	if r.code != 1 || !strings.Contains(r.stdout, "NOT delivered") {
+		t.Fatalf("flush of an undeliverable record: %+v", r)
+	}
+	// 0.5 s doubling: about 4 tries in 4 s, a few more for the flush's
+	// own try and one at its start.
+	if n := requestsSince(fs, t0); n > 8 {
+		t.Errorf("a 4 s flush with a running agent made %d requests", n)
+	}
+	pid := e.shipperPID(t)
+	c0, w0 := cpuTicks(t, pid), time.Now()
+	deadline := time.Now().Add(3 * time.Second)
+	for time.Now().Before(deadline) { // a poll, not synchronisation: the agent runs meanwhile
+		time.Sleep(100 * time.Millisecond)
+	}
+	if used := float64(cpuTicks(t, pid)-c0) / 100 / time.Since(w0).Seconds(); used > 0.02 {
+		t.Errorf("agent backing off used %.1f%% of a core", used*100)
+	}
+	e.stopShipper()
+	t1 := time.Now()
+	r, cpu = e.timedRun(t, "flush", "--timeout", "4s")
+	if r.code != 1 {
+		t.Fatalf("flush with no agent: %+v", r)
+	}
+	if n := requestsSince(fs, t1); n > 8 || cpu > 500*time.Millisecond {
+		t.Errorf("a 4 s flush with no agent made %d requests, used %v of CPU", n, cpu)
+	}
+	log, _ := os.ReadFile(filepath.Join(e.state, "shipper", "log"))
+	if n := strings.Count(string(log), "\n"); n > 12 {
+		t.Errorf("agent log has %d lines after 8 s of retries:\n%s", n, log)
+	}
+}
+
+// waitAgent waits until an agent runs for e with its pid written.
+func waitAgent(t *testing.T, e *env) {
+	t.Helper()
+	dir := filepath.Join(e.state, "shipper")
+	deadline := time.Now().Add(10 * time.Second)
+	for shipper.Running(dir) <= 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("no agent running")
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 }
