@@ -14,6 +14,8 @@ import (
 
 	logspb "go.opentelemetry.io/proto/otlp/logs/v1"
 
+	"github.com/gastown/gtrun/internal/event"
+	"github.com/gastown/gtrun/internal/journal"
 	"github.com/gastown/gtrun/internal/otlptest"
 	"github.com/gastown/gtrun/internal/shipper"
 )
@@ -386,5 +388,91 @@ func waitAgent(t *testing.T, e *env) {
 			t.Fatal("no agent running")
 		}
 		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// inOneMinute waits, when needed, so that about need of work fits in the
+// current journal segment (a minute of wall clock).
+func inOneMinute(t *testing.T, need time.Duration) {
+	t.Helper()
+	for time.Until(time.Now().Truncate(time.Minute).Add(time.Minute)) < need {
+		time.Sleep(200 * time.Millisecond) // waiting for the clock, not for a process
+	}
+}
+
+// Row 8: the live segment cut to half under the agent, then more calls in
+// the same minute: every intact frame is delivered once (none of the
+// later ones lost behind the cut), and the damage is counted.
+func TestFaultTruncatedSegmentResyncs(t *testing.T) {
+	e, fs := faultEnv(t)
+	inOneMinute(t, 40*time.Second)
+	seg := filepath.Join(e.state, "journal", journal.SegmentName(time.Now()))
+	var runs []string
+	for i := 0; i < 20; i++ {
+		runs = append(runs, fmt.Sprintf("run-before-%02d", i))
+		e.call(t, runs[i])
+	}
+	waitRuns(t, fs, runs, 20*time.Second)
+	fi, err := os.Stat(seg)
+	if err != nil {
+		t.Fatalf("the calls did not share one segment: %v", err)
+	}
+	if err := os.Truncate(seg, fi.Size()/2); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 40; i++ {
+		run := fmt.Sprintf("run-after-%02d", i)
+		runs = append(runs, run)
+		e.call(t, run)
+	}
+	waitRuns(t, fs, runs, 30*time.Second)
+	if _, err := os.Stat(seg); err != nil {
+		t.Fatalf("the minute ended during the test (%v): the cut segment was not the live one", err)
+	}
+	// The cut frame's remains are one damage, whatever part of it was
+	// left (a header: a torn frame; a byte or two: an unreadable region).
+	if st := fullStatus(t, e); st.Torn+st.Garbled != 1 || st.Damaged == 0 || st.Damaged > fi.Size()/20 {
+		t.Errorf("status after the cut: %d torn frame(s), %d unreadable region(s), %d damaged bytes; want the one frame cut", st.Torn, st.Garbled, st.Damaged)
+	}
+}
+
+// Row 8: twenty frames zeroed before delivery are reported as what they
+// are, an unreadable region of so many bytes, and the calls after them
+// are delivered.
+func TestFaultZeroedRegionCounted(t *testing.T) {
+	e, fs := faultEnv(t)
+	inOneMinute(t, 40*time.Second)
+	e.call(t, "run-first")
+	waitRuns(t, fs, []string{"run-first"}, 20*time.Second)
+	e.stopShipper()
+	seg := filepath.Join(e.state, "journal", journal.SegmentName(time.Now()))
+	fi, _ := os.Stat(seg)
+	// Twenty entries as calls write them, with no agent to start.
+	j := journal.Open(filepath.Join(e.state, "journal"))
+	for i := 0; i < 20; i++ {
+		en := journal.Entry{Dest: journal.Dest{Logs: fs.URL + "/v1/logs"}, RunID: fmt.Sprintf("run-zeroed-%02d", i), Written: time.Now().UnixNano(),
+			Records: []journal.Record{journal.FromEvent(event.Record{Name: "cmd.call", Attrs: []event.Attr{event.String("command", "sh")}})}}
+		p, _ := en.Encode()
+		if err := j.Append(p); err != nil {
+			t.Fatal(err)
+		}
+	}
+	b, err := os.ReadFile(seg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	zeroed := int64(len(b)) - fi.Size()
+	clear(b[fi.Size():])
+	if err := os.WriteFile(seg, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	e.call(t, "run-after")
+	waitRuns(t, fs, []string{"run-first", "run-after"}, 20*time.Second)
+	st := fullStatus(t, e)
+	if st.Torn != 0 || st.Garbled != 1 || st.Damaged != zeroed {
+		t.Errorf("status: %d torn, %d unreadable region(s), %d damaged bytes; want 0, 1, %d", st.Torn, st.Garbled, st.Damaged, zeroed)
+	}
+	if out := e.run("", "shipper", "status").stdout; !strings.Contains(out, "unreadable region") {
+		t.Errorf("status text:\n%s", out)
 	}
 }

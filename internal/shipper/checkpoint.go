@@ -20,6 +20,8 @@ var timeZero time.Time
 type checkpoint struct {
 	Followers []followerCP `json:"followers"`
 	Torn      int64        `json:"torn,omitempty"`
+	Garbled   int64        `json:"garbled,omitempty"`
+	Damaged   int64        `json:"damaged,omitempty"`
 	LastRun   string       `json:"last_run,omitempty"`
 }
 
@@ -86,7 +88,7 @@ func (f *follower) checkpoint() followerCP {
 }
 
 func (s *Shipper) saveCheckpoint() {
-	cp := checkpoint{Torn: s.torn, LastRun: s.lastRun, Followers: []followerCP{s.scan.checkpoint()}}
+	cp := checkpoint{Torn: s.torn, Garbled: s.garbled, Damaged: s.damaged, LastRun: s.lastRun, Followers: []followerCP{s.scan.checkpoint()}}
 	for _, k := range s.order {
 		cp.Followers = append(cp.Followers, s.followers[k].checkpoint())
 	}
@@ -119,7 +121,7 @@ func (s *Shipper) loadCheckpoint() error {
 	if err != nil {
 		return err
 	}
-	s.torn, s.lastRun = cp.Torn, cp.LastRun
+	s.torn, s.garbled, s.damaged, s.lastRun = cp.Torn, cp.Garbled, cp.Damaged, cp.LastRun
 	for _, fc := range cp.Followers {
 		var f *follower
 		if fc.Kind == kindScan {

@@ -92,7 +92,7 @@ func ReadStatus(dir string, j *journal.Journal) (Status, error) {
 	if err != nil {
 		return st, err
 	}
-	st.Torn = cp.Torn
+	st.Torn, st.Garbled, st.Damaged = cp.Torn, cp.Garbled, cp.Damaged
 	st.DeadLetter = DeadLetterPath(dir)
 	segs, err := j.Segments()
 	if err != nil && !errors.Is(err, os.ErrNotExist) {

@@ -175,7 +175,9 @@ type Status struct {
 	Updated      time.Time     `json:"updated,omitzero"`
 	JournalBytes int64         `json:"journal_bytes"`
 	Segments     int           `json:"segments"`
-	Torn         int64         `json:"torn_frames"`
+	Torn         int64         `json:"torn_frames"`     // damaged frames skipped
+	Garbled      int64         `json:"garbled_regions"` // unreadable regions skipped
+	Damaged      int64         `json:"damaged_bytes"`   // the bytes of both
 	Endpoints    []EndpointRep `json:"endpoints"`
 	DeadLetter   string        `json:"dead_letter,omitempty"` // the dead-letter file
 }
@@ -188,7 +190,7 @@ func (s *Shipper) writeStatus() {
 		return
 	}
 	s.statusAt = time.Now()
-	st := Status{Running: !s.exiting, PID: os.Getpid(), Started: s.started, Updated: time.Now(), Torn: s.torn, Endpoints: s.endpointReps()}
+	st := Status{Running: !s.exiting, PID: os.Getpid(), Started: s.started, Updated: time.Now(), Torn: s.torn, Garbled: s.garbled, Damaged: s.damaged, Endpoints: s.endpointReps()}
 	for _, sg := range s.segs {
 		st.JournalBytes += sg.Size
 		st.Segments++

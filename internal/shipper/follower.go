@@ -30,6 +30,13 @@ type segState struct {
 	committed int64   // everything before is delivered
 	marks     []*mark // read, not yet committed, in order
 	sealed    bool    // the seal frame was read: nothing follows read
+	// For a segment changed under the reader (read.go, rewind): the
+	// frames taken (offset -> checksum), the furthest offset read, and
+	// where the last rewind happened.
+	seen      map[int64]uint32
+	damageAt  map[int64]bool // damage counted (the scanner's)
+	high      int64
+	rewoundAt int64
 }
 
 // commitReady moves committed past the leading delivered marks.

@@ -18,8 +18,11 @@ func RenderStatus(w io.Writer, st Status, now time.Time) {
 		fmt.Fprintln(w, "gtrun-shipper: not running")
 	}
 	fmt.Fprintf(w, "journal: %s in %d segment(s)", bytesText(st.JournalBytes), st.Segments)
-	if st.Torn > 0 {
-		fmt.Fprintf(w, ", %d torn frame(s) skipped", st.Torn)
+	if st.Damaged > 0 {
+		// Frames in an unreadable region cannot be counted: say so
+		// rather than guess.
+		fmt.Fprintf(w, "; damage skipped: %s in %d torn frame(s) and %d unreadable region(s) (frames in those lost, number unknown)",
+			bytesText(st.Damaged), st.Torn, st.Garbled)
 	}
 	fmt.Fprintln(w)
 	if len(st.Endpoints) == 0 {

@@ -124,7 +124,9 @@ type Shipper struct {
 	results   chan result
 	decoded   map[frameKey]*journal.Entry
 	lastData  time.Time // clock time of the last new frame read or request
-	torn      int64
+	torn      int64     // damaged frames skipped in the journal
+	garbled   int64     // unreadable regions (no frame header) skipped
+	damaged   int64     // their bytes
 	lastDest  journal.Dest
 	lastRun   string
 	dirty     bool
