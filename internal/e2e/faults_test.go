@@ -14,6 +14,7 @@ import (
 
 	logspb "go.opentelemetry.io/proto/otlp/logs/v1"
 
+	"github.com/gastown/gtrun/internal/backendtest"
 	"github.com/gastown/gtrun/internal/event"
 	"github.com/gastown/gtrun/internal/journal"
 	"github.com/gastown/gtrun/internal/otlptest"
@@ -474,5 +475,45 @@ func TestFaultZeroedRegionCounted(t *testing.T) {
 	}
 	if out := e.run("", "shipper", "status").stdout; !strings.Contains(out, "unreadable region") {
 		t.Errorf("status text:\n%s", out)
+	}
+}
+
+// Row 2: two agents on one host (two state directories) counting the same
+// command: their series carry different service.instance.id, so the sum
+// across them is exact, and each agent keeps its id across lifetimes.
+func TestTwoAgentsOneHostSumExact(t *testing.T) {
+	vm := backendtest.StartVM(t)
+	a := newEnv(t).set("GT_OTEL_METRICS_URL", vm.OTLPURL)
+	b := newEnv(t).set("GT_OTEL_METRICS_URL", vm.OTLPURL)
+	// Interleaved, so both agents are up and sample at the same times.
+	for i := 0; i < 50; i++ {
+		if i%10 == 0 {
+			a.call(t, "run-a")
+		}
+		b.call(t, "run-b")
+	}
+	for _, e := range []*env{a, b} {
+		if r := e.run("", "flush"); r.code != 0 {
+			t.Fatalf("flush: %+v", r)
+		}
+	}
+	vm.WaitValue(t, `sum(increase(gastown.cmd.calls.total[1h]))`, 55, 20*time.Second)
+	ids := vm.Query(t, `sum by (service.instance.id) (increase(gastown.cmd.calls.total[1h]))`)
+	got := map[int]bool{}
+	for _, s := range ids {
+		got[int(s.Value+0.5)] = s.Labels["service.instance.id"] != ""
+	}
+	if len(ids) != 2 || !got[5] || !got[50] {
+		t.Fatalf("per instance: %+v, want 5 and 50 under two ids", ids)
+	}
+	// A new lifetime of agent a: the same id, so still two series.
+	a.stopShipper()
+	a.call(t, "run-a")
+	if r := a.run("", "flush"); r.code != 0 {
+		t.Fatalf("flush: %+v", r)
+	}
+	vm.WaitValue(t, `sum(increase(gastown.cmd.calls.total[1h]))`, 56, 20*time.Second)
+	if n := vm.Query(t, `count(count by (service.instance.id) (gastown.cmd.calls.total))`); len(n) != 1 || n[0].Value != 2 {
+		t.Fatalf("instances after a restart: %+v, want 2", n)
 	}
 }

@@ -64,6 +64,13 @@ func NewClient(version string) *Client {
 	return c
 }
 
+// SetInstance names the agent in the metrics resource (service.instance.id):
+// two agents on one host (two users, two state directories) then write
+// two series, not one series overwritten by both.
+func (c *Client) SetInstance(id string) {
+	c.metRes = resource.NewSchemaless(append(c.baseAttrs(c.version), attribute.String("service.instance.id", id))...)
+}
+
 func (c *Client) baseAttrs(version string) []attribute.KeyValue {
 	return []attribute.KeyValue{
 		attribute.String("service.name", "gtrun"),

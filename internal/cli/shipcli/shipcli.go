@@ -82,7 +82,9 @@ func paths() (*journal.Journal, string, error) {
 
 // options reads the agent's settings from its environment.
 func options(j *journal.Journal, dir string, logw io.Writer) shipper.Options {
-	o := shipper.Options{Journal: j, Dir: dir, Exporter: export.NewClient(Version), Log: logw}
+	exp := export.NewClient(Version)
+	exp.SetInstance(shipper.InstanceID(dir))
+	o := shipper.Options{Journal: j, Dir: dir, Exporter: exp, Log: logw}
 	dur := func(k string, dst *time.Duration) {
 		if v := os.Getenv(k); v != "" {
 			if d, err := time.ParseDuration(v); err == nil && d > 0 {
