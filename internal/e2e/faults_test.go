@@ -517,3 +517,30 @@ func TestTwoAgentsOneHostSumExact(t *testing.T) {
 		t.Fatalf("instances after a restart: %+v, want 2", n)
 	}
 }
+
+// Row 9: the status shows one line per endpoint identity (URL and
+// headers), a signal whose URL is invalid as disabled with why, and a
+// flush with no endpoint at all says so.
+func TestFaultStatusEndpoints(t *testing.T) {
+	e, fs := faultEnv(t)
+	e.with("OTEL_EXPORTER_OTLP_HEADERS", "x-tenant=a").call(t, "run-tenant-a")
+	e.with("OTEL_EXPORTER_OTLP_HEADERS", "x-tenant=b").call(t, "run-tenant-b")
+	waitRuns(t, fs, []string{"run-tenant-a", "run-tenant-b"}, 20*time.Second)
+	st := fullStatus(t, e)
+	if len(st.Endpoints) != 2 || st.Endpoints[0].HeaderID == st.Endpoints[1].HeaderID {
+		t.Fatalf("two tenants of one URL: %+v", st.Endpoints)
+	}
+	out := e.run("", "shipper", "status").stdout
+	if n := strings.Count(out, fs.URL+"/v1/logs (headers x-tenant"); n != 2 {
+		t.Errorf("status shows %d lines for the two tenants:\n%s", n, out)
+	}
+	bad := e.with("GT_OTEL_LOGS_URL", "not-a-url").run("", "shipper", "status").stdout
+	if !strings.Contains(bad, "logs:    disabled — invalid URL") || !strings.Contains(bad, "not-a-url") {
+		t.Errorf("status with an invalid logs URL:\n%s", bad)
+	}
+	none := newEnv(t)
+	r := none.run("", "flush")
+	if r.code != 0 || !strings.Contains(r.stderr, "no endpoint is configured") || !strings.Contains(r.stderr, "GT_OTEL_LOGS_URL") {
+		t.Errorf("flush with no endpoint: %+v", r)
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 	"time"
 
@@ -28,10 +29,15 @@ type Reply struct {
 
 // EndpointRep is one endpoint in a reply or the status.
 type EndpointRep struct {
-	Kind      string `json:"kind"`
-	URL       string `json:"url"`
-	Delivered int64  `json:"delivered"` // this lifetime
-	Dropped   int64  `json:"dropped,omitempty"`
+	Kind string `json:"kind"`
+	URL  string `json:"url"`
+	// An endpoint is its URL and headers: two with one URL and different
+	// headers (two tenants) are two endpoints. Header names only (the
+	// values may be credentials) and a hash of the whole.
+	Headers   []string `json:"headers,omitempty"`
+	HeaderID  string   `json:"header_id,omitempty"`
+	Delivered int64    `json:"delivered"` // this lifetime
+	Dropped   int64    `json:"dropped,omitempty"`
 	// DeadLettered: given up on, written to the dead-letter file (all
 	// lifetimes); Rejected: refused by partial successes (all lifetimes).
 	DeadLettered int64     `json:"dead_lettered,omitempty"`
@@ -160,7 +166,7 @@ func (s *Shipper) reply(id string, ok bool) {
 func (s *Shipper) endpointReps() []EndpointRep {
 	var out []EndpointRep
 	for _, f := range s.followerList() {
-		out = append(out, EndpointRep{Kind: f.kind, URL: f.url, Delivered: f.delivered, Dropped: f.dropped,
+		out = append(out, EndpointRep{Kind: f.kind, URL: f.url, Headers: headerNames(f.headers), HeaderID: headerID(f.headers), Delivered: f.delivered, Dropped: f.dropped,
 			DeadLettered: f.deadLettered, Rejected: f.rejected,
 			Pending: f.pending() || f.busy, LastOK: f.lastOK, LastErr: f.lastErr, LastErrAt: f.lastErrAt})
 	}
@@ -209,3 +215,24 @@ func (s *Shipper) writeLastRun() {
 		s.lastRunWritten = s.lastRun
 	}
 }
+
+func headerNames(h map[string]string) []string {
+	out := make([]string, 0, len(h))
+	for k := range h {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// headerID is a short hash of the headers ("" for none), as the
+// follower's key has it.
+func headerID(h map[string]string) string {
+	if len(h) == 0 {
+		return ""
+	}
+	k := followerKey("", "", h)
+	return k[strings.LastIndexByte(k, ' ')+1:]
+}
+
+func (e EndpointRep) key() string { return e.Kind + " " + e.URL + " " + e.HeaderID }

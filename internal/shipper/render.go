@@ -3,6 +3,7 @@ package shipper
 import (
 	"fmt"
 	"io"
+	"strings"
 	"time"
 )
 
@@ -30,7 +31,7 @@ func RenderStatus(w io.Writer, st Status, now time.Time) {
 		return
 	}
 	for _, e := range st.Endpoints {
-		fmt.Fprintf(w, "%-7s %s\n", e.Kind, e.URL)
+		fmt.Fprintf(w, "%-7s %s%s\n", e.Kind, e.URL, headersText(e))
 		fmt.Fprintf(w, "        backlog: %d record(s), %s\n", e.BacklogRecords, bytesText(e.BacklogBytes))
 		fmt.Fprintf(w, "        last delivery: %s\n", ago(e.LastOK, now))
 		if e.LastErr != "" {
@@ -64,4 +65,13 @@ func bytesText(n int64) string {
 		return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10))
 	}
 	return fmt.Sprintf("%d B", n)
+}
+
+// headersText names an endpoint's headers, so two endpoints of one URL
+// are told apart.
+func headersText(e EndpointRep) string {
+	if len(e.Headers) == 0 {
+		return ""
+	}
+	return fmt.Sprintf(" (headers %s, %s)", strings.Join(e.Headers, ", "), e.HeaderID)
 }

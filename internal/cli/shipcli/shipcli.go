@@ -14,6 +14,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -25,7 +26,9 @@ import (
 	"github.com/gastown/gtrun/internal/cli/viewcli"
 	"github.com/gastown/gtrun/internal/export"
 	"github.com/gastown/gtrun/internal/journal"
+	"github.com/gastown/gtrun/internal/runenv"
 	"github.com/gastown/gtrun/internal/shipper"
+	"github.com/gastown/gtrun/internal/sink"
 	"github.com/gastown/gtrun/internal/state"
 )
 
@@ -246,6 +249,17 @@ func newFlushCmd(out, errw io.Writer) *cobra.Command {
 					return err
 				}
 			}
+			if len(rep.Endpoints) == 0 {
+				if cfg, problems := envConfig(); !cfg.Enabled() {
+					// Nothing was ever addressed anywhere: say so
+					// rather than succeed in silence (exit 0: nothing
+					// waits).
+					fmt.Fprintln(errw, "gtrun: flush: no endpoint is configured: "+configVars)
+					for _, p := range problems {
+						fmt.Fprintln(errw, "gtrun: flush: "+p)
+					}
+				}
+			}
 			for _, e := range rep.Endpoints {
 				line := fmt.Sprintf("%s %s: delivered", e.Kind, e.URL)
 				if e.Pending {
@@ -291,6 +305,7 @@ func newStatusCmd(out io.Writer) *cobra.Command {
 				return enc.Encode(st)
 			}
 			shipper.RenderStatus(out, st, time.Now())
+			renderEnv(out)
 			return nil
 		},
 	}
@@ -334,4 +349,38 @@ func newStopCmd(out io.Writer) *cobra.Command {
 	}
 	cmd.Flags().DurationVar(&timeout, "timeout", 10*time.Second, "how long to wait for it to exit")
 	return cmd
+}
+
+// configVars names the variables that set the endpoints (SPEC §1).
+const configVars = "set GT_OTEL_LOGS_URL, GT_OTEL_METRICS_URL, GT_OTEL_TRACES_URL " +
+	"(or OTEL_EXPORTER_OTLP_ENDPOINT, OTEL_EXPORTER_OTLP_{LOGS,METRICS,TRACES}_ENDPOINT)"
+
+// envConfig is what a call in this environment would do: the endpoints,
+// and why a set one is off.
+func envConfig() (sink.Config, []string) {
+	return sink.FromEnv(runenv.New(os.Environ()), "")
+}
+
+// renderEnv shows, per signal, what calls made in this environment send
+// where: a URL a call ignores (invalid) shows as disabled, with why, not
+// as nothing at all.
+func renderEnv(w io.Writer) {
+	cfg, problems := envConfig()
+	fmt.Fprintln(w, "this environment:")
+	for _, sig := range []struct{ kind, url, vars string }{
+		{shipper.KindLogs, cfg.Dest.Logs, "LOGS"},
+		{shipper.KindMetrics, cfg.Dest.Metrics, "METRICS"},
+		{shipper.KindTraces, cfg.Dest.Traces, "TRACES"},
+	} {
+		line := sig.url
+		if line == "" {
+			line = "not configured"
+			for _, p := range problems {
+				if strings.Contains(p, "_"+sig.vars+"_") || strings.HasPrefix(p, "OTEL_EXPORTER_OTLP_ENDPOINT ") {
+					line = "disabled — invalid URL: " + p + " (calls record nothing for it, now or later)"
+				}
+			}
+		}
+		fmt.Fprintf(w, "  %-9s%s\n", sig.kind+":", line)
+	}
 }
