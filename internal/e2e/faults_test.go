@@ -544,3 +544,17 @@ func TestFaultStatusEndpoints(t *testing.T) {
 		t.Errorf("flush with no endpoint: %+v", r)
 	}
 }
+
+// Also noticed in issue 20: an agent whose journal holds records for an
+// endpoint that is gone ends once they pass the dead-letter bound, instead
+// of retrying forever and never going idle.
+func TestFaultGoneEndpointAgentEnds(t *testing.T) {
+	e := newEnv(t).set("GT_OTEL_LOGS_URL", backendtest.RefusedURL(t, "/v1/logs"),
+		"GT_SHIPPER_DEAD_TRIES", "3", "GT_SHIPPER_UNREACHABLE_AGE", "1s", "GT_SHIPPER_IDLE", "2s")
+	e.call(t, "run-gone")
+	waitAgent(t, e)
+	waitGone(t, e.shipperPID(t))
+	if reason := deadLetters(t, e)["run-gone"]; reason != "unreachable" {
+		t.Fatalf("record for a gone endpoint: dead-letter reason %q, want unreachable", reason)
+	}
+}
