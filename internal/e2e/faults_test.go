@@ -144,6 +144,8 @@ func fullStatus(t *testing.T, e *env) shipper.Status {
 // dead-letter file past its bound, counted, shown by status.
 func TestFaultPoisonDoesNotBlock(t *testing.T) {
 	e, fs := faultEnv(t)
+	vm := backendtest.StartVM(t)
+	e.set("GT_OTEL_METRICS_URL", vm.OTLPURL)
 	fs.Poison("run-POISON", 500)
 	fs.Default(otlptest.Rule{Status: 503}) // let them queue into one batch
 	var good []string
@@ -162,9 +164,8 @@ func TestFaultPoisonDoesNotBlock(t *testing.T) {
 	more := []string{"run-after-poison"}
 	e.call(t, more[0])
 	waitRuns(t, fs, append(good, more...), 20*time.Second)
-	st := fullStatus(t, e)
-	if len(st.Endpoints) != 1 || st.Endpoints[0].DeadLettered != 1 {
-		t.Fatalf("status does not show the dead letter: %+v", st.Endpoints)
+	if ep := endpointOf(t, e, shipper.KindLogs); ep.DeadLettered != 1 {
+		t.Fatalf("status does not show the dead letter: %+v", ep)
 	}
 	if out := e.run("", "shipper", "status").stdout; !strings.Contains(out, "dead-letter") {
 		t.Errorf("status text does not name the dead-letter file:\n%s", out)
@@ -172,6 +173,8 @@ func TestFaultPoisonDoesNotBlock(t *testing.T) {
 	if r := e.run("", "flush", "--timeout", "20s"); r.code != 0 {
 		t.Fatalf("flush after the dead letter: %+v", r)
 	}
+	vm.WaitValue(t, `sum(increase(gastown.telemetry.dropped.total{signal="logs",reason="failing"}[1h]))`, 1, 20*time.Second)
+	vm.WaitValue(t, `sum(increase(gastown.cmd.calls.total[1h]))`, 8, 10*time.Second)
 }
 
 // Row 6, 400: the backend answers 503 while four records queue (one
@@ -557,4 +560,19 @@ func TestFaultGoneEndpointAgentEnds(t *testing.T) {
 	if reason := deadLetters(t, e)["run-gone"]; reason != "unreachable" {
 		t.Fatalf("record for a gone endpoint: dead-letter reason %q, want unreachable", reason)
 	}
+}
+
+// endpointOf is e's one endpoint of kind in the status.
+func endpointOf(t *testing.T, e *env, kind string) shipper.EndpointRep {
+	t.Helper()
+	var out []shipper.EndpointRep
+	for _, ep := range fullStatus(t, e).Endpoints {
+		if ep.Kind == kind {
+			out = append(out, ep)
+		}
+	}
+	if len(out) != 1 {
+		t.Fatalf("%d %s endpoints in the status: %+v", len(out), kind, out)
+	}
+	return out[0]
 }
