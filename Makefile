@@ -13,7 +13,7 @@ export GOEXPERIMENT := jsonv2
 # The binaries e2e tests run: installed the way a user would, no flags.
 PLAIN   := $(CURDIR)/$(BIN)/plain
 
-.PHONY: build backends test demo bench vet fmt clean cross tidy plain
+.PHONY: build backends test demo bench vet fmt clean cross tidy plain soak
 
 build: ## build ./bin/gtrun and ./bin/gtrun-shipper (the delivery agent, beside it)
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o bin/ ./cmd/gtrun ./cmd/gtrun-shipper
@@ -36,6 +36,12 @@ tidy: ## go.mod lists what is used, direct dependencies as direct
 test: backends build plain vet cross tidy ## the whole suite, end-to-end tests against the real servers included
 	@test -z "$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))" || { echo "gofmt needed:"; gofmt -l .; exit 1; }
 	GTRUN_BIN=$(PLAIN) $(GO) test -race -count=1 -timeout 25m ./...
+
+# SOAK is how long the soak's writers run (make soak SOAK=1h); make test runs
+# the same scenario with 24 s of writers.
+SOAK    ?= 10m
+soak: backends plain ## 10 min (SOAK=…) of four writers on two agents against a backend cycling through 500, 429, 400, 413, partial success, down, up
+	GTRUN_SOAK=$(SOAK) GTRUN_BIN=$(PLAIN) $(GO) test -race -count=1 -timeout 2h -run '^TestSoak$$' -v ./internal/e2e/
 
 demo: backends build ## start real VictoriaMetrics + VictoriaLogs + Jaeger and run a Gas Town scenario through gtrun
 	bash scripts/demo.sh
