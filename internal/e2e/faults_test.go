@@ -417,11 +417,16 @@ func TestFaultTruncatedSegmentResyncs(t *testing.T) {
 		e.call(t, runs[i])
 	}
 	waitRuns(t, fs, runs, 20*time.Second)
-	fi, err := os.Stat(seg)
-	if err != nil {
+	if _, err := os.Stat(seg); err != nil {
 		t.Fatalf("the calls did not share one segment: %v", err)
 	}
-	if err := os.Truncate(seg, fi.Size()/2); err != nil {
+	// Cut in the middle of the 11th frame (whatever the frames' sizes).
+	c, err := journal.Open(filepath.Dir(seg)).ReadSegment(filepath.Base(seg), 0, 1<<20)
+	if err != nil || len(c.Frames) != 20 {
+		t.Fatalf("the segment holds %d frames (%v), want the 20 calls", len(c.Frames), err)
+	}
+	mid := c.Frames[10]
+	if err := os.Truncate(seg, (mid.Off+mid.End)/2); err != nil {
 		t.Fatal(err)
 	}
 	for i := 0; i < 40; i++ {
@@ -433,10 +438,11 @@ func TestFaultTruncatedSegmentResyncs(t *testing.T) {
 	if _, err := os.Stat(seg); err != nil {
 		t.Fatalf("the minute ended during the test (%v): the cut segment was not the live one", err)
 	}
-	// The cut frame's remains are one damage, whatever part of it was
-	// left (a header: a torn frame; a byte or two: an unreadable region).
-	if st := fullStatus(t, e); st.Torn+st.Garbled != 1 || st.Damaged == 0 || st.Damaged > fi.Size()/20 {
-		t.Errorf("status after the cut: %d torn frame(s), %d unreadable region(s), %d damaged bytes; want the one frame cut", st.Torn, st.Garbled, st.Damaged)
+	// The cut frame's remains, its header and half its payload, are one
+	// torn frame of that many bytes.
+	if st := fullStatus(t, e); st.Torn != 1 || st.Garbled != 0 || st.Damaged != (mid.End-mid.Off)/2 {
+		t.Errorf("status after the cut: %d torn frame(s), %d unreadable region(s), %d damaged bytes; want 1 torn frame of %d bytes",
+			st.Torn, st.Garbled, st.Damaged, (mid.End-mid.Off)/2)
 	}
 }
 

@@ -44,7 +44,7 @@ var logPhases = []phase{
 	{name: "413", limit: 1500},
 	{name: "partial", rule: otlptest.Rule{Rejected: 1}},
 	{name: "down", rule: otlptest.Rule{Down: true}},
-	{name: "up"},
+	{name: "up, slow", rule: otlptest.Rule{Trickle: 150 * time.Millisecond}},
 }
 
 // The metrics backend only ever fails as a whole (down, throttled,
@@ -56,7 +56,7 @@ type soakCall struct{ run, name, dir string }
 
 // TestSoak: four writers on two state directories (two agents) call at
 // varying rates while the logs backend cycles through 500, 429, 400, 413,
-// partial success, down and up, and the metrics backend through 503, 429,
+// partial success, down and up (slowly answering), and the metrics backend through 503, 429,
 // down and up. At the end every record is exactly once in VictoriaLogs,
 // the dead-letter file or the partial-success refusals; the dead letters
 // and refusals are counted by reason; the call counters are exact per

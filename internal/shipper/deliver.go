@@ -120,8 +120,9 @@ func (s *Shipper) handle(r result) {
 	f.lastOK = now
 	f.delivered += int64(r.n) - rejectedOf(r.err)
 	if !f.since.IsZero() {
+		// A split's accepted halves say this too: counted, not each logged.
 		s.endNote(f.key + " retry")
-		s.logf("%s %s: delivered again (failing since %s)", f.kind, f.url, f.since.Format(time.RFC3339))
+		s.note(f.key+" ok", "%s %s: delivered again (failing since %s)", f.kind, f.url, f.since.Format(time.RFC3339))
 	}
 	f.failures, f.nextTry = 0, time.Time{}
 	f.passed(len(r.items))
