@@ -25,11 +25,12 @@ import (
 // each test fails on the agent of 4d521bf and passes since.
 
 // faultEnv points e's logs at a fault server, with delivery bounds short
-// enough for a test (3 tries, 1 s).
+// enough for a test (a record failing alone: 3 tries and 1 s); an endpoint
+// is taken for gone or broken only after an hour.
 func faultEnv(t *testing.T) (*env, *otlptest.Fault) {
 	fs := otlptest.StartFault(t)
 	e := newEnv(t).set("GT_OTEL_LOGS_URL", fs.URL+"/v1/logs",
-		"GT_SHIPPER_DEAD_TRIES", "3", "GT_SHIPPER_DEAD_AGE", "1s", "GT_SHIPPER_UNREACHABLE_AGE", "1s")
+		"GT_SHIPPER_DEAD_TRIES", "3", "GT_SHIPPER_DEAD_AGE", "1s", "GT_SHIPPER_UNREACHABLE_AGE", "1h")
 	return e, fs
 }
 
@@ -581,4 +582,25 @@ func endpointOf(t *testing.T, e *env, kind string) shipper.EndpointRep {
 		t.Fatalf("%d %s endpoints in the status: %+v", len(out), kind, out)
 	}
 	return out[0]
+}
+
+// An endpoint that refuses everything with 500 is broken, not fed a poison
+// record: past UnreachableAge its batches go whole to the dead-letter file
+// (reason unreachable), not one record per bound, and the agent ends.
+func TestFaultBrokenEndpointAgentEnds(t *testing.T) {
+	e, fs := faultEnv(t)
+	e.set("GT_SHIPPER_DEAD_AGE", "1h", "GT_SHIPPER_UNREACHABLE_AGE", "2s", "GT_SHIPPER_IDLE", "2s")
+	fs.Default(otlptest.Rule{Status: 500})
+	runs := []string{"run-broken-0", "run-broken-1", "run-broken-2", "run-broken-3"}
+	for _, r := range runs {
+		e.call(t, r)
+	}
+	waitAgent(t, e)
+	waitGone(t, e.shipperPID(t))
+	d := deadLetters(t, e)
+	for _, r := range runs {
+		if d[r] != "unreachable" {
+			t.Errorf("%s: dead-letter reason %q, want unreachable (all: %v)", r, d[r], d)
+		}
+	}
 }

@@ -11,9 +11,10 @@ import (
 // refused record is alone; a record refused alone is dead-lettered at once
 // when the refusal is for good (400, 413, 415), after DeadTries tries and
 // DeadAge when it is a server error; a batch the endpoint does not take at
-// all (down, 429, 502–504) is retried whole with backoff (or as long as its
-// Retry-After says, capped) and dead-lettered after DeadTries tries and
-// UnreachableAge. Nothing ever waits behind a record longer than that.
+// all (down, 429, 502–504), or any batch once the endpoint has accepted
+// nothing for UnreachableAge, is retried whole with backoff (or as long as
+// its Retry-After says, capped) and dead-lettered after DeadTries tries
+// past UnreachableAge. Nothing ever waits behind a record longer than that.
 
 // Defaults of the delivery bounds.
 const (
@@ -75,13 +76,16 @@ func (s *Shipper) failed(f *follower, r result, now time.Time) {
 	status := statusOf(r.err)
 	f.lastErr, f.lastErrAt = r.err.Error(), now
 	if f.since.IsZero() {
-		f.since = now // the head of the batch has been failing since
+		f.since = now // the endpoint has accepted nothing since
 	}
 	f.failures++
 	o := s.o
 	forGood := isPermanent(r.err)
+	// Refusing everything for UnreachableAge is an endpoint that is broken,
+	// not a record it cannot take: batches go whole, as to one that is down.
+	broken := now.Sub(f.since) >= o.UnreachableAge
 	switch {
-	case !unavailable(status) && len(r.items) > 1:
+	case !unavailable(status) && !broken && len(r.items) > 1:
 		f.split(len(r.items))
 		s.note(f.key+" split", "%s %s: %v: batch of %d split in halves to find what the endpoint refuses",
 			f.kind, f.url, r.err, len(r.items))
@@ -90,9 +94,9 @@ func (s *Shipper) failed(f *follower, r result, now time.Time) {
 		}
 	case forGood:
 		s.deadLetter(f, r, "refused", status)
-	case !unavailable(status) && f.failures >= o.DeadTries && now.Sub(f.since) >= o.DeadAge:
+	case !unavailable(status) && !broken && f.failures >= o.DeadTries && now.Sub(f.since) >= o.DeadAge:
 		s.deadLetter(f, r, "failing", status)
-	case f.failures >= o.DeadTries && now.Sub(f.since) >= o.UnreachableAge:
+	case f.failures >= o.DeadTries && broken:
 		s.deadLetter(f, r, "unreachable", status)
 	default:
 		f.backoff(now, retryAfterOf(r.err), o.MaxRetryAfter)
@@ -146,9 +150,7 @@ func (s *Shipper) deadLetter(f *follower, r result, reason string, status int) {
 	f.failures, f.nextTry = 0, time.Time{}
 	since := f.since
 	f.passed(len(r.items))
-	if reason == "unreachable" {
-		f.since = since // still down: the next batch is as old
-	}
+	f.since = since // nothing was accepted: the failing goes on, as old
 	s.commit(f, r)
 }
 
