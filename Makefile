@@ -13,7 +13,7 @@ export GOEXPERIMENT := jsonv2
 # The binaries e2e tests run: installed the way a user would, no flags.
 PLAIN   := $(CURDIR)/$(BIN)/plain
 
-.PHONY: install preflight up down build backends test demo bench vet fmt clean cross tidy plain
+.PHONY: install preflight up down build backends test demo bench vet fmt clean cross tidy plain soak
 
 install: ## go install ./cmd/...: gtrun and gtrun-shipper side by side in $(go env GOPATH)/bin (or $GOBIN)
 	$(GO) install -trimpath -ldflags '$(LDFLAGS)' ./cmd/...
@@ -49,6 +49,12 @@ up: ## run the pinned VictoriaMetrics, VictoriaLogs and Jaeger for your own use 
 
 down: ## stop what make up started (data kept)
 	@bash scripts/up.sh down
+
+# SOAK is how long the soak's writers run (make soak SOAK=1h); make test runs
+# the same scenario with 24 s of writers.
+SOAK    ?= 10m
+soak: backends plain ## 10 min (SOAK=…) of four writers on two agents against a backend cycling through 500, 429, 400, 413, partial success, down, up
+	GTRUN_SOAK=$(SOAK) GTRUN_BIN=$(PLAIN) $(GO) test -race -count=1 -timeout 2h -run '^TestSoak$$' -v ./internal/e2e/
 
 demo: build ## start real VictoriaMetrics + VictoriaLogs + Jaeger and run a Gas Town scenario through gtrun
 	bash scripts/backends.sh ensure victoria-metrics victoria-logs jaeger

@@ -139,10 +139,10 @@ var events = []Event{
 	{Name: "mol.burn", Fields: fs(rs("mol_id"), i("children_closed")), Counter: "gastown.mol.burns.total", Labels: []string{"status"}},
 	{Name: "bead.create", Fields: fs(rs("bead_id"), s("parent_id"), s("mol_source")),
 		Counter: "gastown.bead.creates.total", Labels: []string{"mol_source"}},
-	// gtrun's own: the delivery agent dropped undelivered telemetry to keep
-	// the journal within its bound.
+	// gtrun's own: the delivery agent dropped undelivered telemetry (reason:
+	// journal bound, refused, failing, unreachable, rejected).
 	{Name: "telemetry.dropped", Fields: fs(rs("signal"), ri("count"), i("bytes"), s("reason")),
-		Counter: "gastown.telemetry.dropped.total", Labels: []string{"signal"}, CounterBy: "count"},
+		Counter: "gastown.telemetry.dropped.total", Labels: []string{"signal", "reason"}, CounterBy: "count"},
 }
 
 var byName = func() map[string]*Event {

@@ -7,14 +7,17 @@
 package export
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
 	"runtime"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -25,6 +28,8 @@ import (
 	"go.opentelemetry.io/otel/exporters/otlp/otlptrace"
 	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracehttp"
 	"go.opentelemetry.io/otel/sdk/resource"
+	collogs "go.opentelemetry.io/proto/otlp/collector/logs/v1"
+	"google.golang.org/protobuf/proto"
 )
 
 // Client sends to any number of endpoints; it caches one exporter per
@@ -59,6 +64,13 @@ func NewClient(version string) *Client {
 	return c
 }
 
+// SetInstance names the agent in the metrics resource (service.instance.id):
+// two agents on one host (two users, two state directories) then write
+// two series, not one series overwritten by both.
+func (c *Client) SetInstance(id string) {
+	c.metRes = resource.NewSchemaless(append(c.baseAttrs(c.version), attribute.String("service.instance.id", id))...)
+}
+
 func (c *Client) baseAttrs(version string) []attribute.KeyValue {
 	return []attribute.KeyValue{
 		attribute.String("service.name", "gtrun"),
@@ -68,35 +80,62 @@ func (c *Client) baseAttrs(version string) []attribute.KeyValue {
 	}
 }
 
-// statusTransport remembers the last HTTP status, so a refusal for good
-// (400, 413, 415) can be told from a backend that is down.
+// statusTransport remembers the last answer: its HTTP status (so a refusal
+// for good can be told from a backend that is down), its Retry-After, and
+// a partial success the exporters would only log.
 type statusTransport struct {
-	base   http.RoundTripper
-	mu     sync.Mutex
-	status int
+	base http.RoundTripper
+	mu   sync.Mutex
+	ans  answer
+}
+
+// answer is what the endpoint said to the last request.
+type answer struct {
+	status     int // 0 when there was no answer
+	retryAfter time.Duration
+	rejected   int64
+	msg        string
 }
 
 func (t *statusTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 	resp, err := t.base.RoundTrip(r)
-	t.mu.Lock()
-	t.status = 0
+	var a answer
 	if err == nil {
-		t.status = resp.StatusCode
+		a.status = resp.StatusCode
+		a.retryAfter = retryAfter(resp.Header.Get("Retry-After"), time.Now())
+		if a.status/100 == 2 {
+			a.rejected, a.msg = peekPartial(resp)
+		}
 	}
+	t.mu.Lock()
+	t.ans = a
 	t.mu.Unlock()
 	return resp, err
 }
 
-func (t *statusTransport) last() int {
+// reset forgets the last answer before a new export: an export that never
+// reaches the network must not report the previous one's.
+func (t *statusTransport) reset() {
 	t.mu.Lock()
-	defer t.mu.Unlock()
-	return t.status
+	t.ans = answer{}
+	t.mu.Unlock()
 }
 
-// Error is a failed export.
+func (t *statusTransport) last() answer {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.ans
+}
+
+// Error is a failed export, or a partial success (Status 2xx, Rejected > 0).
 type Error struct {
 	Status int // HTTP status, 0 when there was no answer
-	Err    error
+	// Wait is the endpoint's Retry-After (0 when it gave none).
+	Wait time.Duration
+	// Rejected counts the items a 2xx refused (partial success): the
+	// rest was accepted, so the request is not sent again.
+	Rejected int64
+	Err      error
 }
 
 func (e *Error) Error() string {
@@ -111,11 +150,64 @@ func (e *Error) Unwrap() error { return e.Err }
 // Permanent: the payload itself is refused, so sending it again cannot help.
 func (e *Error) Permanent() bool { return e.Status == 400 || e.Status == 413 || e.Status == 415 }
 
+// HTTPStatus is the endpoint's answer (0: none).
+func (e *Error) HTTPStatus() int { return e.Status }
+
+// RetryAfter is how long the endpoint asked to wait.
+func (e *Error) RetryAfter() time.Duration { return e.Wait }
+
+// RejectedItems counts what a partial success refused.
+func (e *Error) RejectedItems() int64 { return e.Rejected }
+
+// wrapErr turns an exporter's outcome and the answer the transport saw into
+// the agent's terms: a 2xx is a success (partial or whole) whatever the
+// exporter made of it.
 func wrapErr(err error, t *statusTransport) error {
+	a := t.last()
+	if a.status/100 == 2 {
+		if a.rejected > 0 {
+			return &Error{Status: a.status, Rejected: a.rejected, Err: errors.New("partial success: " + a.msg)}
+		}
+		return nil
+	}
 	if err == nil {
 		return nil
 	}
-	return &Error{Status: t.last(), Err: err}
+	return &Error{Status: a.status, Wait: a.retryAfter, Err: err}
+}
+
+// retryAfter parses a Retry-After value: seconds, or an HTTP date.
+func retryAfter(v string, now time.Time) time.Duration {
+	if v == "" {
+		return 0
+	}
+	if n, err := strconv.Atoi(strings.TrimSpace(v)); err == nil && n > 0 {
+		return time.Duration(n) * time.Second
+	}
+	if t, err := http.ParseTime(v); err == nil && t.After(now) {
+		return t.Sub(now)
+	}
+	return 0
+}
+
+// peekPartial reads a 2xx protobuf answer's partial_success (the same
+// fields for logs, metrics and traces) and puts the body back for the
+// exporter.
+func peekPartial(resp *http.Response) (int64, string) {
+	if resp.Body == nil || resp.Header.Get("Content-Type") != "application/x-protobuf" {
+		return 0, ""
+	}
+	b, err := io.ReadAll(io.LimitReader(resp.Body, 1<<16))
+	resp.Body.Close()
+	resp.Body = io.NopCloser(bytes.NewReader(b))
+	if err != nil {
+		return 0, ""
+	}
+	var m collogs.ExportLogsServiceResponse
+	if proto.Unmarshal(b, &m) != nil || m.PartialSuccess == nil {
+		return 0, ""
+	}
+	return m.PartialSuccess.RejectedLogRecords, m.PartialSuccess.ErrorMessage
 }
 
 func shortErr(err error) string {

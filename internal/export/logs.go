@@ -84,6 +84,7 @@ func (c *Client) Logs(ctx context.Context, url string, headers map[string]string
 	if err != nil {
 		return err
 	}
+	le.st.reset()
 	return wrapErr(le.exp.Export(ctx, c.records(entries, idx)), le.st)
 }
 

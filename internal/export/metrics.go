@@ -20,6 +20,7 @@ func (c *Client) Metrics(ctx context.Context, url string, headers map[string]str
 	if err != nil {
 		return err
 	}
+	me.st.reset()
 	return wrapErr(me.exp.Export(ctx, c.resourceMetrics(points)), me.st)
 }
 

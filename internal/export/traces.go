@@ -32,6 +32,7 @@ func (c *Client) Spans(ctx context.Context, url string, headers map[string]strin
 			spans = append(spans, c.span(e, e.Spans[j], res).Snapshot())
 		}
 	}
+	te.st.reset()
 	return wrapErr(te.exp.ExportSpans(ctx, spans), te.st)
 }
 

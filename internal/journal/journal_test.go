@@ -142,3 +142,37 @@ func TestSegmentNamesSortByWindow(t *testing.T) {
 		t.Fatalf("fallback start %v %v", s, ok)
 	}
 }
+
+// A zeroed block (twenty frames' worth) is one unreadable region of that
+// many bytes, not "one torn frame"; the frames after it are read.
+func TestZeroedRegionCountedInBytes(t *testing.T) {
+	dir := t.TempDir()
+	j := Open(dir)
+	now := time.Unix(1_800_000_000, 0)
+	j.Now = func() time.Time { return now }
+	j.Append([]byte("first"))
+	seg := filepath.Join(dir, SegmentName(now))
+	fi, _ := os.Stat(seg)
+	start := fi.Size()
+	for i := 0; i < 20; i++ {
+		j.Append([]byte(fmt.Sprintf("lost %d", i)))
+	}
+	fi, _ = os.Stat(seg)
+	b, _ := os.ReadFile(seg)
+	for i := start; i < fi.Size(); i++ {
+		b[i] = 0
+	}
+	os.WriteFile(seg, b, 0o600)
+	j.Append([]byte("after"))
+	c, err := j.ReadSegment(SegmentName(now), 0, 1<<20)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, f := range c.Frames {
+		got = append(got, string(f.Payload))
+	}
+	if fmt.Sprint(got) != "[first after]" || c.Torn != 0 || c.Garbled != 1 || c.Damaged != fi.Size()-start || c.DamageAt != start {
+		t.Fatalf("frames %q torn %d garbled %d damaged %d at %d; want the zeroed %d bytes at %d", got, c.Torn, c.Garbled, c.Damaged, c.DamageAt, fi.Size()-start, start)
+	}
+}

@@ -45,14 +45,23 @@ type Frame struct {
 	Off     int64 // where the frame starts
 	End     int64 // where the next one starts
 	Payload []byte
+	Sum     uint32 // the payload's checksum (as the header has it)
 }
 
 // Chunk is what one read of a segment returned.
 type Chunk struct {
 	Frames []Frame
 	Next   int64 // where the next read starts
-	Torn   int   // damaged frames skipped
-	Sealed bool  // the seal frame was reached: the segment is complete at Next
+	// Torn counts the damaged frames skipped: a header was there (a torn
+	// write, a flipped byte). Garbled counts the regions with no header
+	// (a zeroed or overwritten block: how many frames one held cannot be
+	// known). Damaged is the bytes of both.
+	Torn    int
+	Garbled int
+	Damaged int64
+	// DamageAt is where the first damage skipped starts.
+	DamageAt int64
+	Sealed   bool // the seal frame was reached: the segment is complete at Next
 }
 
 // ReadSegment reads complete frames of segment name from off, at most about
@@ -99,28 +108,43 @@ func (j *Journal) ReadSegment(name string, off int64, max int) (Chunk, error) {
 // short is torn, not in progress.
 func (c *Chunk) parse(name string, off int64, buf []byte, max int, final bool) {
 	pos := 0
+	garbled := false // the last bytes skipped had no frame header
 	for pos < len(buf) && pos <= max {
 		typ, payload, n, err := decodeFrame(buf[pos:])
+		if err == nil {
+			garbled = false
+		}
 		switch {
 		case err == nil && typ == TypeSeal:
 			c.Sealed = true
 			c.Next = off + int64(pos+n)
 			return
 		case err == nil:
-			c.Frames = append(c.Frames, Frame{Seg: name, Off: off + int64(pos), End: off + int64(pos+n), Payload: payload})
+			c.Frames = append(c.Frames, Frame{Seg: name, Off: off + int64(pos), End: off + int64(pos+n), Payload: payload, Sum: le32(buf[pos+9:])})
 			pos += n
 			c.Next = off + int64(pos)
 		case errors.Is(err, errShort) && !final && !validFrameAfter(buf[pos:]):
 			return // the rest is still being written
 		default:
 			skip := resync(buf[pos:])
-			c.Torn++
 			if skip < 0 {
 				// Nothing that could be a frame follows: the whole rest is damage.
-				pos = len(buf)
-			} else {
-				pos += skip
+				skip = len(buf) - pos
 			}
+			switch {
+			case bytes.HasPrefix(buf[pos:], []byte(magic)):
+				c.Torn++
+			case !garbled:
+				// One region however long: resynchronising through a
+				// zeroed block is one damage, not one per byte.
+				c.Garbled++
+			}
+			garbled = !bytes.HasPrefix(buf[pos:], []byte(magic))
+			if c.Damaged == 0 {
+				c.DamageAt = off + int64(pos)
+			}
+			c.Damaged += int64(skip)
+			pos += skip
 			c.Next = off + int64(pos)
 		}
 	}

@@ -155,6 +155,9 @@ func (s *Shipper) undelivered(f *follower, sg journal.Segment) int64 {
 			keep = append(keep, it)
 		}
 		f.batch = keep
+		if n > 0 {
+			f.win, f.suspect = 0, 0 // the split state indexed the batch as it was
+		}
 	}
 	n += countWanted(s.o.Journal, sg, from, f)
 	f.dropped += n

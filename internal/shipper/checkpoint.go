@@ -20,6 +20,8 @@ var timeZero time.Time
 type checkpoint struct {
 	Followers []followerCP `json:"followers"`
 	Torn      int64        `json:"torn,omitempty"`
+	Garbled   int64        `json:"garbled,omitempty"`
+	Damaged   int64        `json:"damaged,omitempty"`
 	LastRun   string       `json:"last_run,omitempty"`
 }
 
@@ -34,6 +36,8 @@ type followerCP struct {
 	LastErr   string            `json:"last_err,omitempty"`
 	LastErrAt int64             `json:"last_err_at,omitempty"`
 	Dropped   int64             `json:"dropped,omitempty"`
+	Dead      int64             `json:"dead_lettered,omitempty"`
+	Rejected  int64             `json:"rejected,omitempty"`
 }
 
 // CheckpointPath is where an agent keeps its checkpoint.
@@ -68,7 +72,8 @@ func fromUnix(n int64) time.Time {
 
 func (f *follower) checkpoint() followerCP {
 	cp := followerCP{Kind: f.kind, URL: f.url, Headers: f.headers, Segs: map[string]int64{},
-		LastOK: unixOrZero(f.lastOK), LastErr: f.lastErr, LastErrAt: unixOrZero(f.lastErrAt), Dropped: f.dropped}
+		LastOK: unixOrZero(f.lastOK), LastErr: f.lastErr, LastErrAt: unixOrZero(f.lastErrAt), Dropped: f.dropped,
+		Dead: f.deadLettered, Rejected: f.rejected}
 	for n, st := range f.segs {
 		cp.Segs[n] = st.committed
 		if st.sealed && len(st.marks) == 0 && st.committed == st.read {
@@ -83,7 +88,7 @@ func (f *follower) checkpoint() followerCP {
 }
 
 func (s *Shipper) saveCheckpoint() {
-	cp := checkpoint{Torn: s.torn, LastRun: s.lastRun, Followers: []followerCP{s.scan.checkpoint()}}
+	cp := checkpoint{Torn: s.torn, Garbled: s.garbled, Damaged: s.damaged, LastRun: s.lastRun, Followers: []followerCP{s.scan.checkpoint()}}
 	for _, k := range s.order {
 		cp.Followers = append(cp.Followers, s.followers[k].checkpoint())
 	}
@@ -116,7 +121,7 @@ func (s *Shipper) loadCheckpoint() error {
 	if err != nil {
 		return err
 	}
-	s.torn, s.lastRun = cp.Torn, cp.LastRun
+	s.torn, s.garbled, s.damaged, s.lastRun = cp.Torn, cp.Garbled, cp.Damaged, cp.LastRun
 	for _, fc := range cp.Followers {
 		var f *follower
 		if fc.Kind == kindScan {
@@ -132,6 +137,7 @@ func (s *Shipper) loadCheckpoint() error {
 			f.segs[n] = &segState{read: off, committed: off, sealed: sealed[n]}
 		}
 		f.lastOK, f.lastErr, f.lastErrAt, f.dropped = fromUnix(fc.LastOK), fc.LastErr, fromUnix(fc.LastErrAt), fc.Dropped
+		f.deadLettered, f.rejected = fc.Dead, fc.Rejected
 		if f.meter != nil {
 			f.meter = newMeter(s.o.Interval, s.o.Horizon, fromUnix(fc.LastSent))
 		}

@@ -92,7 +92,8 @@ func ReadStatus(dir string, j *journal.Journal) (Status, error) {
 	if err != nil {
 		return st, err
 	}
-	st.Torn = cp.Torn
+	st.Torn, st.Garbled, st.Damaged = cp.Torn, cp.Garbled, cp.Damaged
+	st.DeadLetter = DeadLetterPath(dir)
 	segs, err := j.Segments()
 	if err != nil && !errors.Is(err, os.ErrNotExist) {
 		return st, err
@@ -103,16 +104,16 @@ func ReadStatus(dir string, j *journal.Journal) (Status, error) {
 	}
 	live := map[string]EndpointRep{}
 	for _, e := range st.Endpoints {
-		live[e.Kind+" "+e.URL] = e
+		live[e.key()] = e
 	}
 	st.Endpoints = nil
 	for _, fc := range cp.Followers {
 		if fc.Kind == kindScan {
 			continue
 		}
-		e, ok := live[fc.Kind+" "+fc.URL]
+		e, ok := live[fc.Kind+" "+fc.URL+" "+headerID(fc.Headers)]
 		if !ok || !st.Running {
-			e = EndpointRep{Kind: fc.Kind, URL: fc.URL, Dropped: fc.Dropped, LastOK: fromUnix(fc.LastOK), LastErr: fc.LastErr, LastErrAt: fromUnix(fc.LastErrAt)}
+			e = EndpointRep{Kind: fc.Kind, URL: fc.URL, Headers: headerNames(fc.Headers), HeaderID: headerID(fc.Headers), Dropped: fc.Dropped, DeadLettered: fc.Dead, Rejected: fc.Rejected, LastOK: fromUnix(fc.LastOK), LastErr: fc.LastErr, LastErrAt: fromUnix(fc.LastErrAt)}
 		}
 		f := &follower{kind: fc.Kind, url: fc.URL, headers: fc.Headers}
 		e.BacklogBytes, e.BacklogRecords = backlog(j, segs, f, fc)

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 	"time"
 
@@ -28,14 +29,23 @@ type Reply struct {
 
 // EndpointRep is one endpoint in a reply or the status.
 type EndpointRep struct {
-	Kind      string    `json:"kind"`
-	URL       string    `json:"url"`
-	Delivered int64     `json:"delivered"` // this lifetime
-	Dropped   int64     `json:"dropped,omitempty"`
-	Pending   bool      `json:"pending"`
-	LastOK    time.Time `json:"last_ok,omitzero"`
-	LastErr   string    `json:"last_err,omitempty"`
-	LastErrAt time.Time `json:"last_err_at,omitzero"`
+	Kind string `json:"kind"`
+	URL  string `json:"url"`
+	// An endpoint is its URL and headers: two with one URL and different
+	// headers (two tenants) are two endpoints. Header names only (the
+	// values may be credentials) and a hash of the whole.
+	Headers   []string `json:"headers,omitempty"`
+	HeaderID  string   `json:"header_id,omitempty"`
+	Delivered int64    `json:"delivered"` // this lifetime
+	Dropped   int64    `json:"dropped,omitempty"`
+	// DeadLettered: given up on, written to the dead-letter file (all
+	// lifetimes); Rejected: refused by partial successes (all lifetimes).
+	DeadLettered int64     `json:"dead_lettered,omitempty"`
+	Rejected     int64     `json:"rejected,omitempty"`
+	Pending      bool      `json:"pending"`
+	LastOK       time.Time `json:"last_ok,omitzero"`
+	LastErr      string    `json:"last_err,omitempty"`
+	LastErrAt    time.Time `json:"last_err_at,omitzero"`
 	// Backlog: what the journal holds beyond the committed positions.
 	BacklogBytes   int64 `json:"backlog_bytes"`
 	BacklogRecords int64 `json:"backlog_records"`
@@ -59,11 +69,18 @@ func (s *Shipper) addRequest(id string, timeout time.Duration) *request {
 		r.target[sg.Name] = sg.Size
 	}
 	s.requests[id] = r
-	for _, f := range s.followers {
-		f.nextTry = time.Time{} // try now, whatever the backoff said
-	}
+	s.tryNow()
 	s.lastData = s.o.Clock()
 	return r
+}
+
+// tryNow makes every follower try once now, whatever its backoff said (a
+// flush arrived, or the agent is stopping); the next failure backs off
+// from where it was.
+func (s *Shipper) tryNow() {
+	for _, f := range s.followers {
+		f.nextTry = time.Time{}
+	}
 }
 
 // serveRequests picks up new requests, answers finished ones, and reports
@@ -149,7 +166,8 @@ func (s *Shipper) reply(id string, ok bool) {
 func (s *Shipper) endpointReps() []EndpointRep {
 	var out []EndpointRep
 	for _, f := range s.followerList() {
-		out = append(out, EndpointRep{Kind: f.kind, URL: f.url, Delivered: f.delivered, Dropped: f.dropped,
+		out = append(out, EndpointRep{Kind: f.kind, URL: f.url, Headers: headerNames(f.headers), HeaderID: headerID(f.headers), Delivered: f.delivered, Dropped: f.dropped,
+			DeadLettered: f.deadLettered, Rejected: f.rejected,
 			Pending: f.pending() || f.busy, LastOK: f.lastOK, LastErr: f.lastErr, LastErrAt: f.lastErrAt})
 	}
 	return out
@@ -163,8 +181,11 @@ type Status struct {
 	Updated      time.Time     `json:"updated,omitzero"`
 	JournalBytes int64         `json:"journal_bytes"`
 	Segments     int           `json:"segments"`
-	Torn         int64         `json:"torn_frames"`
+	Torn         int64         `json:"torn_frames"`     // damaged frames skipped
+	Garbled      int64         `json:"garbled_regions"` // unreadable regions skipped
+	Damaged      int64         `json:"damaged_bytes"`   // the bytes of both
 	Endpoints    []EndpointRep `json:"endpoints"`
+	DeadLetter   string        `json:"dead_letter,omitempty"` // the dead-letter file
 }
 
 // StatusPath is where a running agent keeps its status (rewritten each second).
@@ -175,7 +196,7 @@ func (s *Shipper) writeStatus() {
 		return
 	}
 	s.statusAt = time.Now()
-	st := Status{Running: !s.exiting, PID: os.Getpid(), Started: s.started, Updated: time.Now(), Torn: s.torn, Endpoints: s.endpointReps()}
+	st := Status{Running: !s.exiting, PID: os.Getpid(), Started: s.started, Updated: time.Now(), Torn: s.torn, Garbled: s.garbled, Damaged: s.damaged, Endpoints: s.endpointReps()}
 	for _, sg := range s.segs {
 		st.JournalBytes += sg.Size
 		st.Segments++
@@ -194,3 +215,24 @@ func (s *Shipper) writeLastRun() {
 		s.lastRunWritten = s.lastRun
 	}
 }
+
+func headerNames(h map[string]string) []string {
+	out := make([]string, 0, len(h))
+	for k := range h {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// headerID is a short hash of the headers ("" for none), as the
+// follower's key has it.
+func headerID(h map[string]string) string {
+	if len(h) == 0 {
+		return ""
+	}
+	k := followerKey("", "", h)
+	return k[strings.LastIndexByte(k, ' ')+1:]
+}
+
+func (e EndpointRep) key() string { return e.Kind + " " + e.URL + " " + e.HeaderID }

@@ -21,12 +21,15 @@ type result struct {
 }
 
 // deliverAll starts a delivery for every follower that has something and
-// is not waiting out a backoff (force: a flush asked for it now).
-func (s *Shipper) deliverAll(force bool) {
+// is not waiting out a backoff. A flush does not bypass the backoff here:
+// it asked for one try now when it arrived (addRequest), and then waits on
+// the same schedule as everyone else, so a refusing endpoint is never
+// tried in a loop.
+func (s *Shipper) deliverAll() {
 	now := time.Now()
 	for _, k := range s.order {
 		f := s.followers[k]
-		if f.busy || (!force && now.Before(f.nextTry)) {
+		if f.busy || now.Before(f.nextTry) {
 			continue
 		}
 		switch {
@@ -38,8 +41,19 @@ func (s *Shipper) deliverAll(force bool) {
 	}
 }
 
+// window is how many items at the front of the batch the next request
+// carries: all of them (up to maxBatch) unless a failing batch is being
+// split (deliver.go, "split").
+func (f *follower) window() int {
+	n := min(len(f.batch), maxBatch)
+	if f.win > 0 {
+		n = min(n, f.win)
+	}
+	return n
+}
+
 func (s *Shipper) sendBatch(f *follower) {
-	items := f.batch
+	items := f.batch[:f.window()]
 	var entries []*journal.Entry
 	var idx [][]int
 	for _, it := range items {
@@ -84,32 +98,40 @@ func (s *Shipper) sendMetrics(f *follower) {
 	}()
 }
 
-// handle applies a delivery's outcome.
+// handle applies a delivery's outcome: accepted (whole or partly), or
+// failed (retry later, split, or dead-letter; policy.go).
 func (s *Shipper) handle(r result) {
 	f := r.f
 	f.busy = false
 	now := time.Now()
-	if r.err != nil && !isPermanent(r.err) {
-		f.lastErr, f.lastErrAt = r.err.Error(), now
-		f.backoff(now)
-		if f.failures == 1 || f.failures%20 == 0 {
-			s.logf("%s %s: %v (try %d; retrying)", f.kind, f.url, r.err, f.failures)
-		}
-		s.dirty = true
+	if r.err != nil && rejectedOf(r.err) == 0 {
+		s.failed(f, r, now)
 		return
 	}
-	if r.err != nil {
-		s.logf("%s %s refused a batch for good (%v): %d dropped", f.kind, f.url, r.err, r.n)
-		f.dropped += int64(r.n)
+	if n := rejectedOf(r.err); n > 0 {
+		// Partial success (OTLP spec): the endpoint kept the rest and
+		// will refuse these again, so nothing is sent twice.
+		f.rejected += n
 		f.lastErr, f.lastErrAt = r.err.Error(), now
-	} else {
-		f.lastOK = now
-		f.delivered += int64(r.n)
-		if f.failures > 0 {
-			s.logf("%s %s: delivered again after %d failed tries", f.kind, f.url, f.failures)
-		}
+		s.note(f.key+" partial", "%s %s: partial success, %d of %d refused by the endpoint (%v); not sent again",
+			f.kind, f.url, n, r.n, r.err)
+		s.countDropped(f, r, n, "rejected")
+	}
+	f.lastOK = now
+	f.delivered += int64(r.n) - rejectedOf(r.err)
+	if !f.since.IsZero() {
+		// A split's accepted halves say this too: counted, not each logged.
+		s.endNote(f.key + " retry")
+		s.note(f.key+" ok", "%s %s: delivered again (failing since %s)", f.kind, f.url, f.since.Format(time.RFC3339))
 	}
 	f.failures, f.nextTry = 0, time.Time{}
+	f.passed(len(r.items))
+	s.commit(f, r)
+}
+
+// commit takes what a delivery settled (accepted, refused for good, or
+// dead-lettered) off the follower and moves its committed positions.
+func (s *Shipper) commit(f *follower, r result) {
 	touched := map[string]bool{}
 	for _, it := range r.items {
 		it.mark.left--

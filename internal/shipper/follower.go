@@ -30,6 +30,13 @@ type segState struct {
 	committed int64   // everything before is delivered
 	marks     []*mark // read, not yet committed, in order
 	sealed    bool    // the seal frame was read: nothing follows read
+	// For a segment changed under the reader (read.go, rewind): the
+	// frames taken (offset -> checksum), the furthest offset read, and
+	// where the last rewind happened.
+	seen      map[int64]uint32
+	damageAt  map[int64]bool // damage counted (the scanner's)
+	high      int64
+	rewoundAt int64
 }
 
 // commitReady moves committed past the leading delivered marks.
@@ -70,11 +77,19 @@ type follower struct {
 	lastErr   string
 	lastErrAt time.Time
 	delivered int64 // records / spans / samples delivered in this lifetime
-	dropped   int64 // refused for good or dropped by the journal bound
+	dropped   int64 // dead-lettered or dropped by the journal bound
 
 	failures int
 	nextTry  time.Time // backoff (wall clock)
 	busy     bool      // a delivery is in flight
+
+	// The split state (policy.go): the next request carries win items
+	// (0: a whole batch), the first suspect of the batch were in a
+	// refused request; since is when the head began failing.
+	win, suspect int
+	since        time.Time
+	deadLettered int64 // items written to the dead-letter file
+	rejected     int64 // items refused by partial successes
 }
 
 func (f *follower) seg(name string) *segState {
@@ -125,13 +140,6 @@ func (f *follower) segNames() []string {
 	return out
 }
 
-// backoff schedules the next try after a failure: 0.5 s doubling to 30 s.
-func (f *follower) backoff(now time.Time) {
-	f.failures++
-	d := 500 * time.Millisecond << min(f.failures-1, 6)
-	f.nextTry = now.Add(min(d, 30*time.Second))
-}
-
 func sameHeaders(a, b map[string]string) bool {
 	if len(a) != len(b) {
 		return false
@@ -154,7 +162,8 @@ type Exporter interface {
 }
 
 // Permanent marks an error the endpoint will give again for this payload
-// (HTTP 400, 413, 415): the batch is dropped, with a count, not retried.
+// (HTTP 400, 413, 415): the batch is split, and a record refused alone is
+// dead-lettered, not retried (policy.go).
 type Permanent interface{ Permanent() bool }
 
 func isPermanent(err error) bool {

@@ -3,6 +3,7 @@ package shipper
 import (
 	"fmt"
 	"io"
+	"strings"
 	"time"
 )
 
@@ -18,8 +19,11 @@ func RenderStatus(w io.Writer, st Status, now time.Time) {
 		fmt.Fprintln(w, "gtrun-shipper: not running")
 	}
 	fmt.Fprintf(w, "journal: %s in %d segment(s)", bytesText(st.JournalBytes), st.Segments)
-	if st.Torn > 0 {
-		fmt.Fprintf(w, ", %d torn frame(s) skipped", st.Torn)
+	if st.Damaged > 0 {
+		// Frames in an unreadable region cannot be counted: say so
+		// rather than guess.
+		fmt.Fprintf(w, "; damage skipped: %s in %d torn frame(s) and %d unreadable region(s) (frames in those lost, number unknown)",
+			bytesText(st.Damaged), st.Torn, st.Garbled)
 	}
 	fmt.Fprintln(w)
 	if len(st.Endpoints) == 0 {
@@ -27,14 +31,21 @@ func RenderStatus(w io.Writer, st Status, now time.Time) {
 		return
 	}
 	for _, e := range st.Endpoints {
-		fmt.Fprintf(w, "%-7s %s\n", e.Kind, e.URL)
+		fmt.Fprintf(w, "%-7s %s%s\n", e.Kind, e.URL, headersText(e))
 		fmt.Fprintf(w, "        backlog: %d record(s), %s\n", e.BacklogRecords, bytesText(e.BacklogBytes))
 		fmt.Fprintf(w, "        last delivery: %s\n", ago(e.LastOK, now))
 		if e.LastErr != "" {
 			fmt.Fprintf(w, "        last error: %s (%s)\n", e.LastErr, ago(e.LastErrAt, now))
 		}
 		if e.Dropped > 0 {
-			fmt.Fprintf(w, "        dropped: %d\n", e.Dropped)
+			fmt.Fprintf(w, "        dropped: %d", e.Dropped)
+			if e.DeadLettered > 0 {
+				fmt.Fprintf(w, " (%d in the dead-letter file %s)", e.DeadLettered, st.DeadLetter)
+			}
+			fmt.Fprintln(w)
+		}
+		if e.Rejected > 0 {
+			fmt.Fprintf(w, "        refused by the endpoint in partial successes: %d\n", e.Rejected)
 		}
 	}
 }
@@ -54,4 +65,13 @@ func bytesText(n int64) string {
 		return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10))
 	}
 	return fmt.Sprintf("%d B", n)
+}
+
+// headersText names an endpoint's headers, so two endpoints of one URL
+// are told apart.
+func headersText(e EndpointRep) string {
+	if len(e.Headers) == 0 {
+		return ""
+	}
+	return fmt.Sprintf(" (headers %s, %s)", strings.Join(e.Headers, ", "), e.HeaderID)
 }

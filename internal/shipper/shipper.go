@@ -61,6 +61,14 @@ type Options struct {
 	// following until idle (gtrun flush with no agent running).
 	Drain        bool
 	DrainTimeout time.Duration
+	// Delivery bounds (policy.go): a record refused alone by a server
+	// error is dead-lettered after DeadTries tries and DeadAge; a batch
+	// an endpoint does not answer after DeadTries tries and
+	// UnreachableAge. A Retry-After is honoured up to MaxRetryAfter.
+	DeadTries      int
+	DeadAge        time.Duration
+	UnreachableAge time.Duration
+	MaxRetryAfter  time.Duration
 }
 
 func (o *Options) defaults() {
@@ -81,6 +89,18 @@ func (o *Options) defaults() {
 	}
 	if o.Log == nil {
 		o.Log = io.Discard
+	}
+	if o.DeadTries <= 0 {
+		o.DeadTries = DefaultDeadTries
+	}
+	if o.DeadAge <= 0 {
+		o.DeadAge = DefaultDeadAge
+	}
+	if o.UnreachableAge <= 0 {
+		o.UnreachableAge = DefaultUnreachableAge
+	}
+	if o.MaxRetryAfter <= 0 {
+		o.MaxRetryAfter = DefaultMaxRetryAfter
 	}
 	if o.DrainTimeout <= 0 {
 		o.DrainTimeout = 30 * time.Second
@@ -104,7 +124,9 @@ type Shipper struct {
 	results   chan result
 	decoded   map[frameKey]*journal.Entry
 	lastData  time.Time // clock time of the last new frame read or request
-	torn      int64
+	torn      int64     // damaged frames skipped in the journal
+	garbled   int64     // unreadable regions (no frame header) skipped
+	damaged   int64     // their bytes
 	lastDest  journal.Dest
 	lastRun   string
 	dirty     bool
@@ -120,6 +142,7 @@ type Shipper struct {
 	scanned       atomic.Int64 // frames the scanner read (tests wait on it)
 	// lastRunWritten is what the last-run file holds.
 	lastRunWritten string
+	notes          map[string]*noteState // repeated log lines (policy.go)
 }
 
 type frameKey struct {
@@ -131,7 +154,7 @@ type frameKey struct {
 func New(o Options) *Shipper {
 	o.defaults()
 	return &Shipper{o: o, followers: map[string]*follower{}, results: make(chan result, 16),
-		requests: map[string]*request{}, scan: &follower{kind: kindScan, key: kindScan, segs: map[string]*segState{}}}
+		requests: map[string]*request{}, notes: map[string]*noteState{}, scan: &follower{kind: kindScan, key: kindScan, segs: map[string]*segState{}}}
 }
 
 // LockPath is the flock a running agent holds (it contains its pid).
@@ -207,7 +230,8 @@ func (s *Shipper) runLocked(ctx context.Context, lk *state.Lock) error {
 		case <-ctx.Done():
 			s.exiting = true
 			s.finalSnapshots()
-			s.deliverAll(true)
+			s.tryNow()
+			s.deliverAll()
 			s.waitDeliveries(5 * time.Second)
 			return s.finish()
 		case r := <-s.results:
@@ -281,7 +305,7 @@ func (s *Shipper) step() {
 			}
 		}
 	}
-	s.deliverAll(flushing)
+	s.deliverAll()
 	s.removeDone(segs)
 	s.bound(segs)
 	s.writeLastRun()

@@ -14,6 +14,8 @@ import (
 	"os/signal"
 	"path/filepath"
 	"strconv"
+	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -24,7 +26,9 @@ import (
 	"github.com/gastown/gtrun/internal/cli/viewcli"
 	"github.com/gastown/gtrun/internal/export"
 	"github.com/gastown/gtrun/internal/journal"
+	"github.com/gastown/gtrun/internal/runenv"
 	"github.com/gastown/gtrun/internal/shipper"
+	"github.com/gastown/gtrun/internal/sink"
 	"github.com/gastown/gtrun/internal/state"
 )
 
@@ -81,7 +85,9 @@ func paths() (*journal.Journal, string, error) {
 
 // options reads the agent's settings from its environment.
 func options(j *journal.Journal, dir string, logw io.Writer) shipper.Options {
-	o := shipper.Options{Journal: j, Dir: dir, Exporter: export.NewClient(Version), Log: logw}
+	exp := export.NewClient(Version)
+	exp.SetInstance(shipper.InstanceID(dir))
+	o := shipper.Options{Journal: j, Dir: dir, Exporter: exp, Log: logw}
 	dur := func(k string, dst *time.Duration) {
 		if v := os.Getenv(k); v != "" {
 			if d, err := time.ParseDuration(v); err == nil && d > 0 {
@@ -93,6 +99,17 @@ func options(j *journal.Journal, dir string, logw io.Writer) shipper.Options {
 	}
 	dur("GT_OTEL_METRIC_INTERVAL", &o.Interval)
 	dur("GT_SHIPPER_IDLE", &o.Idle)
+	// The delivery bounds (docs/architecture.md, "Delivery").
+	dur("GT_SHIPPER_DEAD_AGE", &o.DeadAge)
+	dur("GT_SHIPPER_UNREACHABLE_AGE", &o.UnreachableAge)
+	dur("GT_SHIPPER_MAX_RETRY_AFTER", &o.MaxRetryAfter)
+	if v := os.Getenv("GT_SHIPPER_DEAD_TRIES"); v != "" {
+		if n, err := strconv.Atoi(v); err == nil && n > 0 {
+			o.DeadTries = n
+		} else {
+			fmt.Fprintf(logw, "GT_SHIPPER_DEAD_TRIES=%q ignored: want a positive count\n", v)
+		}
+	}
 	if v := os.Getenv("GT_JOURNAL_MAX_BYTES"); v != "" {
 		if n, err := strconv.ParseInt(v, 10, 64); err == nil && n > 0 {
 			o.MaxBytes = n
@@ -103,20 +120,62 @@ func options(j *journal.Journal, dir string, logw io.Writer) shipper.Options {
 	return o
 }
 
-// openLog opens the agent's log (rotated past 1 MiB). Nothing of the SDK or
-// of Go's log package ever reaches a terminal: both write here.
+// logMax bounds the agent's log: past it the log is renamed log.1 (the
+// one before is gone) and started again, whatever the agent's lifetime.
+const logMax = 1 << 20
+
+// openLog opens the agent's log. Nothing of the SDK or of Go's log package
+// ever reaches a terminal: both write here.
 func openLog(dir string) io.Writer {
-	p := filepath.Join(dir, "log")
-	if fi, err := os.Stat(p); err == nil && fi.Size() > 1<<20 {
-		os.Rename(p, p+".1")
-	}
-	f, err := os.OpenFile(p, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
-	if err != nil {
+	w := &capLog{path: filepath.Join(dir, "log"), max: logMax}
+	if w.open() != nil {
 		return io.Discard
 	}
-	log.SetOutput(f)
-	otel.SetErrorHandler(otel.ErrorHandlerFunc(func(err error) { fmt.Fprintf(f, "%s otel: %v\n", time.Now().Format(time.RFC3339), err) }))
-	return f
+	log.SetOutput(w)
+	otel.SetErrorHandler(otel.ErrorHandlerFunc(func(err error) { fmt.Fprintf(w, "%s otel: %v\n", time.Now().Format(time.RFC3339), err) }))
+	return w
+}
+
+// capLog is a file that rotates itself once past max bytes.
+type capLog struct {
+	path string
+	max  int64
+	mu   sync.Mutex
+	f    *os.File
+	size int64
+}
+
+func (l *capLog) open() error {
+	f, err := os.OpenFile(l.path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
+	if err != nil {
+		return err
+	}
+	fi, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return err
+	}
+	l.f, l.size = f, fi.Size()
+	return nil
+}
+
+func (l *capLog) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.f == nil {
+		return len(p), nil
+	}
+	if l.size+int64(len(p)) > l.max {
+		l.f.Close()
+		os.Rename(l.path, l.path+".1")
+		if err := l.open(); err != nil {
+			l.f = nil
+			return len(p), nil
+		}
+	}
+	n, err := l.f.Write(p)
+	l.size += int64(n)
+	return n, err
 }
 
 func newRunCmd() *cobra.Command {
@@ -190,6 +249,17 @@ func newFlushCmd(out, errw io.Writer) *cobra.Command {
 					return err
 				}
 			}
+			if len(rep.Endpoints) == 0 {
+				if cfg, problems := envConfig(); !cfg.Enabled() {
+					// Nothing was ever addressed anywhere: say so
+					// rather than succeed in silence (exit 0: nothing
+					// waits).
+					fmt.Fprintln(errw, "gtrun: flush: no endpoint is configured: "+configVars)
+					for _, p := range problems {
+						fmt.Fprintln(errw, "gtrun: flush: "+p)
+					}
+				}
+			}
 			for _, e := range rep.Endpoints {
 				line := fmt.Sprintf("%s %s: delivered", e.Kind, e.URL)
 				if e.Pending {
@@ -235,6 +305,7 @@ func newStatusCmd(out io.Writer) *cobra.Command {
 				return enc.Encode(st)
 			}
 			shipper.RenderStatus(out, st, time.Now())
+			renderEnv(out)
 			return nil
 		},
 	}
@@ -278,4 +349,38 @@ func newStopCmd(out io.Writer) *cobra.Command {
 	}
 	cmd.Flags().DurationVar(&timeout, "timeout", 10*time.Second, "how long to wait for it to exit")
 	return cmd
+}
+
+// configVars names the variables that set the endpoints (SPEC §1).
+const configVars = "set GT_OTEL_LOGS_URL, GT_OTEL_METRICS_URL, GT_OTEL_TRACES_URL " +
+	"(or OTEL_EXPORTER_OTLP_ENDPOINT, OTEL_EXPORTER_OTLP_{LOGS,METRICS,TRACES}_ENDPOINT)"
+
+// envConfig is what a call in this environment would do: the endpoints,
+// and why a set one is off.
+func envConfig() (sink.Config, []string) {
+	return sink.FromEnv(runenv.New(os.Environ()), "")
+}
+
+// renderEnv shows, per signal, what calls made in this environment send
+// where: a URL a call ignores (invalid) shows as disabled, with why, not
+// as nothing at all.
+func renderEnv(w io.Writer) {
+	cfg, problems := envConfig()
+	fmt.Fprintln(w, "this environment:")
+	for _, sig := range []struct{ kind, url, vars string }{
+		{shipper.KindLogs, cfg.Dest.Logs, "LOGS"},
+		{shipper.KindMetrics, cfg.Dest.Metrics, "METRICS"},
+		{shipper.KindTraces, cfg.Dest.Traces, "TRACES"},
+	} {
+		line := sig.url
+		if line == "" {
+			line = "not configured"
+			for _, p := range problems {
+				if strings.Contains(p, "_"+sig.vars+"_") || strings.HasPrefix(p, "OTEL_EXPORTER_OTLP_ENDPOINT ") {
+					line = "disabled — invalid URL: " + p + " (calls record nothing for it, now or later)"
+				}
+			}
+		}
+		fmt.Fprintf(w, "  %-9s%s\n", sig.kind+":", line)
+	}
 }
