@@ -45,13 +45,13 @@ from the group's first record to its last.`,
 			}
 			base, err := o.base()
 			if err != nil {
-				return cli.Exitf(1, "cost: %v", err)
+				return backendErr("cost", err)
 			}
 			ctx, cancel := context.WithTimeout(c.Context(), 30*time.Second)
 			defer cancel()
 			rows, total, field, err := logsq.Cost(ctx, base, by, since, run)
 			if err != nil {
-				return cli.Exitf(1, "cost: %v", err)
+				return backendErr("cost", err)
 			}
 			rep := runview.CostReport{By: by, Since: shortDuration(since), Run: run, Total: runview.CostRowFromStats(total, "")}
 			for _, r := range rows {

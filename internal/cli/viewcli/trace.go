@@ -19,6 +19,7 @@ import (
 	"github.com/gastown/gtrun/internal/logsq"
 	"github.com/gastown/gtrun/internal/runenv"
 	"github.com/gastown/gtrun/internal/runview"
+	"github.com/gastown/gtrun/internal/termsafe"
 )
 
 type viewOptions struct {
@@ -117,7 +118,7 @@ func NewTraceCmd(ios cli.IOStreams) *cobra.Command {
 			}
 			base, err := o.base()
 			if err != nil {
-				return cli.Exitf(1, "trace: %v", err)
+				return backendErr("trace", err)
 			}
 			if serve {
 				return serveTrace(c.Context(), ios, base, id, addr)
@@ -128,10 +129,10 @@ func NewTraceCmd(ios cli.IOStreams) *cobra.Command {
 				recs, err := logsq.Run(ctx, base, id)
 				cancel()
 				if err != nil {
-					return cli.Exitf(1, "trace: %v", err)
+					return backendErr("trace", err)
 				}
 				if len(recs) == 0 && !follow {
-					return cli.Exitf(1, "trace: run %s has no records in VictoriaLogs at %s", id, base)
+					return cli.Exitf(1, "trace: run %s has no records in VictoriaLogs at %s", termsafe.String(id), base)
 				}
 				if htmlSet {
 					return writeHTML(ios, runview.Build(id, recs), htmlOut)
@@ -182,10 +183,10 @@ func writeHTML(ios cli.IOStreams, run runview.Run, file string) error {
 	}
 	var b bytes.Buffer
 	if err := runview.RenderHTML(&b, run, runview.HTMLOptions{}); err != nil {
-		return cli.Exitf(1, "trace: %v", err)
+		return backendErr("trace", err)
 	}
 	if err := os.WriteFile(file, b.Bytes(), 0o644); err != nil {
-		return cli.Exitf(1, "trace: %v", err)
+		return backendErr("trace", err)
 	}
 	fmt.Fprintf(ios.Out, "wrote %s (%d events)\n", file, len(run.Events))
 	return nil
@@ -197,7 +198,7 @@ func serveTrace(ctx context.Context, ios cli.IOStreams, base, id, addr string) e
 	}
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
-		return cli.Exitf(1, "trace: %v", err)
+		return backendErr("trace", err)
 	}
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -211,11 +212,11 @@ func serveTrace(ctx context.Context, ios cli.IOStreams, base, id, addr string) e
 	cancel()
 	if err != nil {
 		ln.Close()
-		return cli.Exitf(1, "trace: %v", err)
+		return backendErr("trace", err)
 	}
 	fmt.Fprintf(ios.Out, "serving run %s at http://%s/  (Ctrl-C stops)\n", id, ln.Addr())
 	if err := l.Serve(ctx, ln); err != nil {
-		return cli.Exitf(1, "trace: %v", err)
+		return backendErr("trace", err)
 	}
 	return nil
 }
@@ -230,13 +231,13 @@ func NewRunsCmd(ios cli.IOStreams) *cobra.Command {
 		RunE: func(c *cobra.Command, _ []string) error {
 			base, err := o.base()
 			if err != nil {
-				return cli.Exitf(1, "runs: %v", err)
+				return backendErr("runs", err)
 			}
 			ctx, cancel := context.WithTimeout(c.Context(), 30*time.Second)
 			defer cancel()
 			recs, err := logsq.Since(ctx, base, since)
 			if err != nil {
-				return cli.Exitf(1, "runs: %v", err)
+				return backendErr("runs", err)
 			}
 			sums := runview.Summaries(recs)
 			if o.json {
@@ -253,4 +254,10 @@ func NewRunsCmd(ios cli.IOStreams) *cobra.Command {
 	o.flags(cmd)
 	cmd.Flags().DurationVar(&since, "since", 24*time.Hour, "how far back")
 	return cmd
+}
+
+// backendErr is a read-back command's failure: the error may hold a
+// backend's response body, which reaches the terminal only terminal-safe.
+func backendErr(cmd string, err error) error {
+	return cli.Exitf(1, "%s: %s", cmd, termsafe.String(err.Error()))
 }
