@@ -1,0 +1,178 @@
+package e2e
+
+// Issue 21: hostile data stays harmless. Records carry what agents and
+// commands say; read back, none of it may drive the operator's terminal.
+
+import (
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gastown/gtrun/internal/backendtest"
+)
+
+// Escape sequences as the issue found them: a pane title (OSC 0), a
+// screen wipe, a clipboard write (OSC 52), a CR hiding what precedes it.
+const (
+	escTitle = "a\x1b]0;PWNED\x07b"
+	escWipe  = "\x1b[2J"
+	escClip  = "\x1b]52;c;cHduZWQ=\x07"
+	escCR    = "visible\rHIDDEN"
+)
+
+// hostileRun records one run whose every source of strings holds escape
+// sequences: argv, an emit attribute, GT_RUN, GT_WORK_BEAD, GT_ROLE and
+// an error line.
+func hostileRun(t *testing.T, e *env, run string) {
+	t.Helper()
+	e.set("GT_RUN", run, "GT_WORK_BEAD", "gt-"+escTitle, "GT_ROLE", "pole"+escClip)
+	e.run("", "echo", escTitle, escWipe, escClip, escCR)
+	e.run("", "emit", "sling", "bead="+escWipe+"x", "target="+escClip)
+	e.run("", "sh", "-c", "echo 'Error: "+escTitle+"' >&2; exit 1")
+	if r := e.run("", "flush"); r.code != 0 {
+		t.Fatalf("flush: %+v", r)
+	}
+}
+
+// noControls fails when out holds a byte a terminal acts on (C0 but tab
+// and line feed, DEL).
+func noControls(t *testing.T, what, out string) {
+	t.Helper()
+	for i := 0; i < len(out); i++ {
+		if c := out[i]; c < 0x20 && c != '\t' && c != '\n' || c == 0x7f {
+			t.Errorf("%s: control byte %q at %d:\n%q", what, c, i, out)
+			return
+		}
+	}
+}
+
+// Every read-back command, on bytes: trace, runs, cost --by bead|role,
+// and a backend's error body in shipper status.
+func TestReadBackEscapesControls(t *testing.T) {
+	_, vl := backendtest.StartBoth(t)
+	e := newEnv(t).set("GT_OTEL_LOGS_URL", vl.OTLPURL)
+	run := "esc1-" + escTitle
+	hostileRun(t, e, run)
+	vl.WaitCount(t, `_msg:"sling"`, 1, 20*time.Second)
+	vl.WaitCount(t, `_msg:"cmd.call"`, 2, 20*time.Second)
+	for _, args := range [][]string{{"trace", run, "--width", "300"}, {"runs", "--width", "300"},
+		{"cost", "--by", "bead"}, {"cost", "--by", "role"}, {"cost", "--by", "run"}} {
+		r := e.run("", args...)
+		if r.code != 0 {
+			t.Fatalf("%v: %+v", args, r)
+		}
+		noControls(t, strings.Join(args, " "), r.stdout+r.stderr)
+		if !strings.Contains(r.stdout, `\x1b`) {
+			t.Errorf("%v: the escape is not shown visibly:\n%s", args, r.stdout)
+		}
+	}
+	// --json keeps the original value.
+	if r := e.run("", "trace", run, "--json"); !strings.Contains(r.stdout, `a\u001b]0;PWNED\u0007b`) {
+		t.Errorf("trace --json lost the original value:\n%s", r.stdout)
+	}
+
+}
+
+// A backend (or a proxy in front of it) answering with escapes in its
+// error body: shipper status shows the body, terminal-safe.
+func TestShipperStatusEscapesBackendBody(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.Copy(io.Discard, r.Body)
+		http.Error(w, "bad "+escTitle+escWipe+escClip, http.StatusBadRequest)
+	}))
+	defer srv.Close()
+	e := newEnv(t).set("GT_OTEL_LOGS_URL", srv.URL+"/insert/opentelemetry/v1/logs", "GT_RUN", "esc3")
+	e.run("", "true")
+	e.run("", "flush")
+	r := e.run("", "shipper", "status")
+	if !strings.Contains(r.stdout, "last error") {
+		t.Fatalf("no error recorded: %+v", r)
+	}
+	noControls(t, "shipper status", r.stdout+r.stderr)
+}
+
+// The same run read back in a real tmux pane: the pane's title, tmux's
+// paste buffers (OSC 52 with set-clipboard on) and the header lines stay.
+func TestReadBackInTmuxPane(t *testing.T) {
+	if _, err := exec.LookPath("tmux"); err != nil {
+		t.Fatal("tmux is required: install tmux")
+	}
+	_, vl := backendtest.StartBoth(t)
+	e := newEnv(t).set("GT_OTEL_LOGS_URL", vl.OTLPURL)
+	hostileRun(t, e, "esc2")
+	vl.WaitCount(t, `_msg:"sling"`, 1, 20*time.Second)
+	vl.WaitCount(t, `_msg:"cmd.call"`, 2, 20*time.Second)
+
+	sock := filepath.Join(t.TempDir(), "tmux.sock")
+	conf := filepath.Join(t.TempDir(), "tmux.conf")
+	os.WriteFile(conf, []byte("set -g set-clipboard on\nset -g allow-rename on\nset -g history-limit 0\n"), 0o644)
+	tm := func(args ...string) string {
+		t.Helper()
+		c := exec.Command("tmux", append([]string{"-S", sock, "-f", conf}, args...)...)
+		c.Env = append(e.list(), "TERM=xterm-256color")
+		out, err := c.CombinedOutput()
+		if err != nil && args[0] != "list-buffers" {
+			t.Fatalf("tmux %v: %v: %s", args, err, out)
+		}
+		return string(out)
+	}
+	// The pane waits for a line before reading back, so that the title
+	// is taken before any output; cat then keeps the pane open.
+	script := "read x; " + gtrunBin + " trace esc2 --width 150; " + gtrunBin + " runs --width 150; " +
+		gtrunBin + " cost --by bead; echo __DONE__; exec cat"
+	tm("new-session", "-d", "-s", "h", "-x", "160", "-y", "60", "sh", "-c", script)
+	t.Cleanup(func() { exec.Command("tmux", "-S", sock, "kill-server").Run() })
+	tm("select-pane", "-t", "h", "-T", "before")
+	title := tm("display-message", "-p", "-t", "h", "#{pane_title}")
+	tm("send-keys", "-t", "h", "Enter")
+	var screen string
+	for deadline := time.Now().Add(30 * time.Second); ; {
+		screen = tm("capture-pane", "-p", "-t", "h")
+		if strings.Contains(screen, "__DONE__") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the read-back did not finish:\n%s", screen)
+		}
+		time.Sleep(50 * time.Millisecond) // polling the pane, with a deadline
+	}
+	if got := tm("display-message", "-p", "-t", "h", "#{pane_title}"); got != title {
+		t.Errorf("pane title changed: %q → %q", title, got)
+	}
+	if b := tm("list-buffers"); strings.TrimSpace(b) != "" {
+		t.Errorf("a record wrote tmux's buffers: %q", b)
+	}
+	if !strings.Contains(screen, "run esc2") || !strings.Contains(screen, "visible\\rHIDDEN") {
+		t.Errorf("the header or the CR'd text is gone from the pane:\n%s", screen)
+	}
+}
+
+// One --since parser for the read-back commands: positive durations with
+// d and w, RFC3339 times; anything else exit 2 with an example.
+func TestSinceParsedOnce(t *testing.T) {
+	_, vl := backendtest.StartBoth(t)
+	e := newEnv(t).set("GT_OTEL_LOGS_URL", vl.OTLPURL, "GT_RUN", "since-1")
+	e.run("", "true")
+	e.run("", "flush")
+	vl.WaitCount(t, `"run.id":="since-1"`, 1, 20*time.Second)
+	for _, args := range [][]string{{"runs", "--since", "-5h"}, {"runs", "--since", "-1s"}, {"cost", "--since", "-1h"},
+		{"runs", "--since", "0"}, {"cost", "--since", "yesterday"}, {"runs", "--since", "2099-01-01T00:00:00Z"}} {
+		r := e.run("", args...)
+		if r.code != 2 || !strings.Contains(r.stderr, "7d") || r.stdout != "" {
+			t.Errorf("%v: want exit 2 with an example: %+v", args, r)
+		}
+	}
+	past := time.Now().Add(-time.Hour).UTC().Format(time.RFC3339)
+	for _, args := range [][]string{{"runs", "--since", "7d"}, {"runs", "--since", "1w"}, {"runs", "--since", past},
+		{"cost", "--by", "run", "--since", "2w"}, {"cost", "--by", "run", "--since", past}} {
+		if r := e.run("", args...); r.code != 0 || !strings.Contains(r.stdout, "since-1") {
+			t.Errorf("%v: %+v", args, r)
+		}
+	}
+}
