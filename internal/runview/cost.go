@@ -165,7 +165,10 @@ func RenderCost(w io.Writer, rep CostReport, o Options) {
 		title = strings.ToUpper(rep.By)
 	}
 	head := "cost by " + rep.By
-	if rep.Since != "all time" {
+	switch {
+	case strings.HasPrefix(rep.Since, "since "):
+		head += " · " + rep.Since
+	case rep.Since != "all time":
 		head += " · last " + rep.Since
 	}
 	if rep.Run != "" {

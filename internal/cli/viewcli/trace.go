@@ -223,9 +223,9 @@ func serveTrace(ctx context.Context, ios cli.IOStreams, base, id, addr string) e
 
 func NewRunsCmd(ios cli.IOStreams) *cobra.Command {
 	o := &viewOptions{}
-	var since time.Duration
+	since := newSince(24 * time.Hour)
 	cmd := &cobra.Command{
-		Use:   "runs [--since 24h]",
+		Use:   "runs [--since 24h|7d|RFC3339]",
 		Short: "Recent runs, one line each: run id, first event, duration, calls, errors, tokens, role/session",
 		Args:  cobra.NoArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
@@ -235,7 +235,7 @@ func NewRunsCmd(ios cli.IOStreams) *cobra.Command {
 			}
 			ctx, cancel := context.WithTimeout(c.Context(), 30*time.Second)
 			defer cancel()
-			recs, err := logsq.Since(ctx, base, since)
+			recs, err := logsq.Since(ctx, base, since.Duration(time.Now()))
 			if err != nil {
 				return backendErr("runs", err)
 			}
@@ -244,7 +244,7 @@ func NewRunsCmd(ios cli.IOStreams) *cobra.Command {
 				return runview.RenderJSONValue(ios.Out, sums)
 			}
 			if len(sums) == 0 {
-				fmt.Fprintf(ios.Out, "no runs in the last %s\n", since)
+				fmt.Fprintf(ios.Out, "no runs in %s\n", since.Phrase())
 				return nil
 			}
 			runview.RenderRuns(ios.Out, sums, o.render(ios))
@@ -252,7 +252,7 @@ func NewRunsCmd(ios cli.IOStreams) *cobra.Command {
 		},
 	}
 	o.flags(cmd)
-	cmd.Flags().DurationVar(&since, "since", 24*time.Hour, "how far back")
+	cmd.Flags().Var(since, "since", "how far back: "+sinceHelp)
 	return cmd
 }
 
