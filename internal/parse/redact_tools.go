@@ -16,7 +16,7 @@ type credFlag struct {
 }
 
 var (
-	mysqlP   = []credFlag{{flag: "-p", attached: true}}            // a bare -p prompts
+	mysqlP   = []credFlag{{flag: "-p", attached: true}}                 // a bare -p prompts
 	dashP    = []credFlag{{flag: "-p", attached: true, separate: true}} // sshpass -p PASS, -pPASS
 	curlUser = []credFlag{{flag: "-u", attached: true, separate: true, userPass: true},
 		{flag: "-U", attached: true, separate: true, userPass: true},
@@ -26,7 +26,7 @@ var (
 // toolCredFlags: each tool's credential flags, by the tool's base name.
 // Short flags mean a credential only for these tools (mkdir -p does not).
 var toolCredFlags = map[string][]credFlag{
-	"curl": curlUser,
+	"curl":  curlUser,
 	"mysql": mysqlP, "mariadb": mysqlP, "mysqldump": mysqlP, "mariadb-dump": mysqlP, "mysqladmin": mysqlP,
 	"mariadb-admin": mysqlP, "mysqlimport": mysqlP, "mysqlshow": mysqlP, "mysqlcheck": mysqlP,
 	"sshpass":   dashP,
@@ -39,8 +39,8 @@ var toolCredFlags = map[string][]credFlag{
 	"zip": {{flag: "-P", separate: true}}, "unzip": {{flag: "-P", separate: true}}, "7z": mysqlP,
 	"smbclient": {{flag: "-U", separate: true, attached: true, userPass: true}},
 	"docker":    {{flag: "-p", separate: true}}, "podman": {{flag: "-p", separate: true}}, // login -p
-	"wget":      {{flag: "--user", separate: true, userPass: true}},
-	"htpasswd":  nil,
+	"wget":     {{flag: "--user", separate: true, userPass: true}},
+	"htpasswd": nil,
 }
 
 // toolFlag matches argument a against tool's credential flags: the
