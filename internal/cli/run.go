@@ -105,6 +105,7 @@ func runWrapped(ctx context.Context, ios IOStreams, o *runOptions) wrap.Result {
 	if path == "" {
 		path, startErr = wrap.LookPath(o.argv[0])
 	}
+	name = parse.CommandLabel(name, startErr == nil) // no typo or pasted token as a label
 	start := time.Now()
 	var res wrap.Result
 	if startErr == nil {
@@ -132,7 +133,7 @@ func runWrapped(ctx context.Context, ios IOStreams, o *runOptions) wrap.Result {
 
 	rec := callRecord(name, o.argv[1:], res, t.env, &out, logOutput)
 	if startErr != nil {
-		rec.Err = oneLine(startErr)
+		rec.Err = parse.StartError(oneLine(startErr), o.argv[0], name)
 	}
 	spanName := name
 	if rec.Name == "bd.call" {
@@ -185,7 +186,7 @@ func (c *capture) add(stream string, line []byte) {
 func callRecord(name string, args []string, res wrap.Result, env *runenv.Env, out *capture, logOutput bool) event.Record {
 	dur := res.End.Sub(res.Start)
 	rec := event.Record{Time: res.End}
-	redacted := strings.Join(parse.RedactArgs(args), " ")
+	redacted := strings.Join(parse.RedactCall(name, args), " ")
 	if name == "bd" {
 		rec.Name = "bd.call"
 		sub := parse.Subcommand(args)
