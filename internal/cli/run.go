@@ -186,7 +186,7 @@ func (c *capture) add(stream string, line []byte) {
 func callRecord(name string, args []string, res wrap.Result, env *runenv.Env, out *capture, logOutput bool) event.Record {
 	dur := res.End.Sub(res.Start)
 	rec := event.Record{Time: res.End}
-	redacted := strings.Join(parse.RedactCall(name, args), " ")
+	redacted := parse.CallArgs(name, args, envInt(env, "GT_LOG_ARGS_LIMIT", parse.DefaultArgsLimit))
 	if name == "bd" {
 		rec.Name = "bd.call"
 		sub := parse.Subcommand(args)

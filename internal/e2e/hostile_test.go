@@ -4,6 +4,7 @@ package e2e
 // commands say; read back, none of it may drive the operator's terminal.
 
 import (
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -173,6 +174,46 @@ func TestSinceParsedOnce(t *testing.T) {
 		{"cost", "--by", "run", "--since", "2w"}, {"cost", "--by", "run", "--since", past}} {
 		if r := e.run("", args...); r.code != 0 || !strings.Contains(r.stdout, "since-1") {
 			t.Errorf("%v: %+v", args, r)
+		}
+	}
+}
+
+// Issue 21 item 3: ten 100 KB arguments make a bounded args field in
+// VictoriaLogs and a bounded span tag in Jaeger; GT_LOG_ARGS_LIMIT sets
+// the bound; an emit attribute of 100 KB is bounded too.
+func TestArgsBounded(t *testing.T) {
+	jg := backendtest.StartJaeger(t)
+	vm, vl := backendtest.StartBoth(t)
+	run := "5f0e1d2c-3b4a-4958-8776-a5b4c3d2e1f0"
+	e := newEnv(t).set("GT_OTEL_LOGS_URL", vl.OTLPURL, "GT_OTEL_METRICS_URL", vm.OTLPURL, "GT_OTEL_TRACES_URL", jg.OTLPURL, "GT_RUN", run)
+	big := strings.Repeat("é", 50_000) // 100 KB of 2-byte runes
+	args := []string{"true"}
+	for i := 0; i < 10; i++ {
+		args = append(args, big)
+	}
+	e.run("", args...)
+	e.set("GT_LOG_ARGS_LIMIT", "100")
+	e.run("", "echo", "short", big)
+	delete(e.vars, "GT_LOG_ARGS_LIMIT")
+	e.run("", "emit", "mail", "operation=send", "msg.body="+big)
+	e.run("", "flush")
+	recs := vl.WaitCount(t, `"run.id":="`+run+`"`, 3, 30*time.Second)
+	for _, r := range recs {
+		switch {
+		case r["command"] == "true" && (len(r["args"]) > 4096+3 || !strings.HasSuffix(r["args"], "…")):
+			t.Errorf("args of the 1 MB call: %d bytes", len(r["args"]))
+		case r["command"] == "echo" && (len(r["args"]) > 103 || !strings.HasPrefix(r["args"], "short é")):
+			t.Errorf("args under GT_LOG_ARGS_LIMIT=100: %d bytes %q", len(r["args"]), r["args"])
+		case r["_msg"] == "mail" && len(r["msg.body"]) > 16<<10+3:
+			t.Errorf("emit attribute: %d bytes", len(r["msg.body"]))
+		}
+	}
+	spans := jg.WaitSpans(t, strings.ReplaceAll(run, "-", ""), 2, 30*time.Second)
+	for _, s := range spans {
+		for _, tag := range s.Tags {
+			if v := fmt.Sprint(tag.Value); len(v) > 16<<10+3 {
+				t.Errorf("span %s tag %s: %d bytes", s.OperationName, tag.Key, len(v))
+			}
 		}
 	}
 }

@@ -44,3 +44,36 @@ func RedactPairs(kv [][2]string) [][2]string {
 	}
 	return kv
 }
+
+// DefaultArgsLimit is GT_LOG_ARGS_LIMIT's default: the bytes of a call's
+// recorded args.
+const DefaultArgsLimit = 4096
+
+// CallArgs is a call's recorded `args`: redacted (RedactCall), joined with
+// spaces and cut to limit bytes at a UTF-8 boundary with "…", as bd's
+// output is. Each argument is cut before redaction to what could still
+// show (a 100 KB argument is not scanned whole); the redaction after the
+// cut still sees every flag and key, and a token cut short keeps its
+// prefix, which is all its shape needs.
+func CallArgs(command string, args []string, limit int) string {
+	if limit <= 0 {
+		limit = DefaultArgsLimit
+	}
+	room := limit + 1024 // past the cut: a secret straddling it is still whole
+	cut := args
+	total := 0
+	for i, a := range args {
+		total += len(a) + 1
+		if len(a) > room {
+			if &cut[0] == &args[0] {
+				cut = append([]string(nil), args...)
+			}
+			cut[i] = a[:room]
+		}
+		if total > room {
+			cut = cut[:i+1]
+			break
+		}
+	}
+	return TruncateBytes(strings.Join(RedactCall(command, cut), " "), limit)
+}

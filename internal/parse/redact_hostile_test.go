@@ -84,3 +84,29 @@ func TestSecretKeyWords(t *testing.T) {
 		}
 	}
 }
+
+// Issue 21 item 3: args are capped like bd's output.
+func TestCallArgsBounded(t *testing.T) {
+	big := strings.Repeat("é", 50_000) // 100 KB, 2-byte runes
+	args := []string{"--token", "PLaNT-cut-secret"}
+	for i := 0; i < 10; i++ {
+		args = append(args, big)
+	}
+	got := CallArgs("x", args, 4096)
+	if len(got) > 4096+len("…") || !strings.HasSuffix(got, "…") || !strings.HasPrefix(got, "--token [REDACTED] é") {
+		t.Fatalf("%d bytes: %q…", len(got), got[:40])
+	}
+	if !utf8ValidString(got) {
+		t.Fatal("cut inside a rune")
+	}
+	// A secret straddling the cut is redacted before it is cut.
+	pad := strings.Repeat("a", 90)
+	if got := CallArgs("x", []string{pad, "--password", "PLaNT-straddle-pw-123"}, 100); strings.Contains(got, "PLaNT") {
+		t.Fatalf("%q", got)
+	}
+	if got := CallArgs("x", []string{"list", "--json"}, 0); got != "list --json" {
+		t.Fatalf("%q", got)
+	}
+}
+
+func utf8ValidString(s string) bool { return strings.ToValidUTF8(s, "\uFFFD") == s }
