@@ -6,6 +6,7 @@ package e2e
 import (
 	"fmt"
 	"io"
+	"io/fs"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -215,5 +216,66 @@ func TestArgsBounded(t *testing.T) {
 				t.Errorf("span %s tag %s: %d bytes", s.OperationName, tag.Key, len(v))
 			}
 		}
+	}
+}
+
+// tmpfsStateDir mounts a tmpfs (root only) for a state directory: full
+// (filled to the last block) or read-only.
+func tmpfsStateDir(t *testing.T, opts string, fill bool) string {
+	t.Helper()
+	if os.Getuid() != 0 {
+		t.Skip("mounting a full or read-only file system needs root")
+	}
+	mnt := t.TempDir()
+	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", opts, "tmpfs", mnt).CombinedOutput(); err != nil {
+		t.Fatalf("mount: %v: %s", err, out)
+	}
+	t.Cleanup(func() { exec.Command("umount", mnt).Run() })
+	if fill {
+		os.MkdirAll(filepath.Join(mnt, "st"), 0o700)
+		f, _ := os.Create(filepath.Join(mnt, "fill"))
+		for {
+			if _, err := f.Write(make([]byte, 4096)); err != nil {
+				break
+			}
+		}
+		f.Close()
+	}
+	return filepath.Join(mnt, "st")
+}
+
+// Issue 21 item 4: with the state directory full or read-only, five calls
+// print at most one warning line, leave no empty file, and keep the
+// child's exit status and bytes.
+func TestUnusableStateDirQuiet(t *testing.T) {
+	for _, c := range []struct {
+		name, opts string
+		fill       bool
+	}{{"full", "size=16k", true}, {"read-only", "ro,size=16k", false}} {
+		t.Run(c.name, func(t *testing.T) {
+			e := newEnv(t)
+			e.set("GTRUN_STATE_DIR", tmpfsStateDir(t, c.opts, c.fill), "XDG_RUNTIME_DIR", t.TempDir(),
+				"GT_OTEL_LOGS_URL", backendtest.RefusedURL(t, "/insert/opentelemetry/v1/logs"))
+			e.state = e.vars["GTRUN_STATE_DIR"]
+			lines := 0
+			for i := 0; i < 5; i++ {
+				r := e.run("", "sh", "-c", "printf 'out\\nbytes'; printf err >&2; exit 3")
+				if r.code != 3 || r.stdout != "out\nbytes" || !strings.HasPrefix(r.stderr, "err") {
+					t.Fatalf("call %d: %+v", i, r)
+				}
+				lines += strings.Count(strings.TrimPrefix(r.stderr, "err"), "\n")
+			}
+			if lines > 1 {
+				t.Errorf("%d warning lines in 5 calls, want at most 1", lines)
+			}
+			filepath.WalkDir(filepath.Dir(e.state), func(p string, d fs.DirEntry, err error) error {
+				if err == nil && d.Type().IsRegular() && filepath.Base(p) != "fill" {
+					if fi, _ := d.Info(); fi != nil && fi.Size() == 0 {
+						t.Errorf("empty file left: %s", p)
+					}
+				}
+				return nil
+			})
+		})
 	}
 }
