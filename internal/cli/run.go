@@ -118,7 +118,7 @@ func runWrapped(ctx context.Context, ios IOStreams, o *runOptions) wrap.Result {
 		res, startErr = wrap.Run(ctx, wrap.Options{
 			Path: path, Args: o.argv, Env: childEnv, PTY: mode,
 			Stdin: ios.In, Stdout: ios.OutFile, Stderr: ios.ErrFile,
-			Capture: captureFn, Signals: sigs,
+			Capture: captureFn, Signals: sigs, UserEnvOnE2BIG: true,
 		})
 	}
 	if startErr != nil {
@@ -132,6 +132,9 @@ func runWrapped(ctx context.Context, ios IOStreams, o *runOptions) wrap.Result {
 	}
 
 	rec := callRecord(name, o.argv[1:], res, t.env, &out, logOutput)
+	if res.UserEnv {
+		rec.Attrs = append(rec.Attrs, event.String("note", parse.UserEnvNote))
+	}
 	if startErr != nil {
 		rec.Err = parse.StartError(oneLine(startErr), o.argv[0], name)
 	}

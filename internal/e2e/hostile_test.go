@@ -279,3 +279,49 @@ func TestUnusableStateDirQuiet(t *testing.T) {
 		})
 	}
 }
+
+// Issue 21 item 3: near ARG_MAX, a command that runs bare runs under
+// gtrun too. The arguments are sized (by a search with /bin/true) so that
+// gtrun itself starts with them but the child does not fit with the
+// variables gtrun adds: gtrun runs it with the user's environment and
+// records the call with a note.
+func TestNearArgMaxRunsWithUserEnv(t *testing.T) {
+	_, vl := backendtest.StartBoth(t)
+	e := newEnv(t).set("GT_OTEL_LOGS_URL", vl.OTLPURL, "GT_RUN", "argmax-1")
+	fill := func(n int) []string { // n bytes in 64 KiB arguments
+		var a []string
+		for n > 0 {
+			k := min(n, 64<<10)
+			a = append(a, strings.Repeat("x", k))
+			n -= k
+		}
+		return a
+	}
+	// gtrun starts with n bytes of arguments (the search's calls go to a
+	// run id of the same length, argmax-0: the environment's size counts).
+	search := newEnv(t).set("GT_OTEL_LOGS_URL", vl.OTLPURL, "GT_RUN", "argmax-0")
+	fits := func(n int) bool {
+		c := exec.Command(gtrunBin, append([]string{"true"}, fill(n)...)...)
+		c.Env = search.list()
+		err := c.Run()
+		_, exited := err.(*exec.ExitError)
+		return err == nil || exited
+	}
+	lo, hi := 0, 4<<20 // fits(lo), !fits(hi)
+	for hi-lo > 1 {
+		if mid := (lo + hi) / 2; fits(mid) {
+			lo = mid
+		} else {
+			hi = mid
+		}
+	}
+	r := e.run("", append([]string{"true"}, fill(lo)...)...)
+	if r.code != 0 {
+		t.Fatalf("gtrun true with %d bytes of arguments: %+v", lo, r)
+	}
+	e.run("", "flush")
+	recs := vl.WaitCount(t, `"run.id":="argmax-1" AND _msg:"cmd.call"`, 1, 30*time.Second)
+	if !strings.Contains(recs[0]["note"], "E2BIG") || recs[0]["exit_code"] != "0" {
+		t.Errorf("the call's record: note %q exit %s", recs[0]["note"], recs[0]["exit_code"])
+	}
+}

@@ -77,3 +77,7 @@ func CallArgs(command string, args []string, limit int) string {
 	}
 	return TruncateBytes(strings.Join(RedactCall(command, cut), " "), limit)
 }
+
+// UserEnvNote is the `note` of a call run with the user's environment:
+// with the variables gtrun adds, exec failed with E2BIG.
+const UserEnvNote = "run with the user's environment: with gtrun's variables the argument list was too long (E2BIG)"
