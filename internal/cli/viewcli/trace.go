@@ -1,7 +1,7 @@
 package viewcli
 
 import (
-	"bytes"
+	"bufio"
 	"context"
 	"fmt"
 	"github.com/gastown/gtrun/internal/cli"
@@ -9,6 +9,8 @@ import (
 	"net"
 	"os"
 	"os/signal"
+	"path/filepath"
+	"runtime/debug"
 	"strings"
 	"syscall"
 	"time"
@@ -123,6 +125,13 @@ func NewTraceCmd(ios cli.IOStreams) *cobra.Command {
 			if serve {
 				return serveTrace(c.Context(), ios, base, id, addr)
 			}
+			if htmlSet {
+				// A big run's page in bounded memory: a soft limit makes
+				// the collector keep the heap near what is live (the
+				// fetched records, their values cut at once, then the
+				// page drawn straight to the file).
+				debug.SetMemoryLimit(48 << 20)
+			}
 			seen := -1
 			for {
 				ctx, cancel := context.WithTimeout(c.Context(), 15*time.Second)
@@ -135,7 +144,7 @@ func NewTraceCmd(ios cli.IOStreams) *cobra.Command {
 					return cli.Exitf(1, "trace: run %s has no records in VictoriaLogs at %s", termsafe.String(id), base)
 				}
 				if htmlSet {
-					return writeHTML(ios, runview.Build(id, recs), htmlOut)
+					return writeHTML(ios, runview.Build(id, runview.BoundRecords(recs)), htmlOut)
 				}
 				if len(recs) != seen {
 					seen = len(recs)
@@ -181,12 +190,30 @@ func writeHTML(ios cli.IOStreams, run runview.Run, file string) error {
 	if file == "" {
 		file = "gtrun-trace-" + state.FileName(run.ID) + ".html"
 	}
-	var b bytes.Buffer
-	if err := runview.RenderHTML(&b, run, runview.HTMLOptions{}); err != nil {
-		return backendErr("trace", err)
+	// Streamed to a temporary file renamed into place: a big run's page
+	// is not held in memory a second time, and a failed write leaves no
+	// half page under the name.
+	tmp, err := os.CreateTemp(filepath.Dir(file), ".gtrun-trace-*.html")
+	if err != nil {
+		return cli.Exitf(1, "trace: %v", err)
 	}
-	if err := os.WriteFile(file, b.Bytes(), 0o644); err != nil {
-		return backendErr("trace", err)
+	w := bufio.NewWriterSize(tmp, 256<<10)
+	err = runview.RenderHTML(w, run, runview.HTMLOptions{})
+	if err == nil {
+		err = w.Flush()
+	}
+	if err == nil {
+		err = tmp.Chmod(0o644)
+	}
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp.Name(), file)
+	}
+	if err != nil {
+		os.Remove(tmp.Name())
+		return cli.Exitf(1, "trace: %v", err)
 	}
 	fmt.Fprintf(ios.Out, "wrote %s (%d events)\n", file, len(run.Events))
 	return nil
