@@ -7,7 +7,6 @@ package callrec
 
 import (
 	"strconv"
-	"strings"
 
 	"golang.org/x/sys/unix"
 
@@ -43,13 +42,19 @@ type Options struct {
 	// to ContentLimit bytes.
 	LogOutput    bool
 	ContentLimit int
+	// ArgsLimit caps the args attribute (GT_LOG_ARGS_LIMIT; 0: the default).
+	ArgsLimit int
 }
 
 // Record builds the bd.call or cmd.call record of a finished child.
 func Record(name string, args []string, res wrap.Result, out *Output, o Options) event.Record {
 	dur := res.End.Sub(res.Start)
 	rec := event.Record{Time: res.End}
-	redacted := strings.Join(parse.RedactArgs(args), " ")
+	limit := o.ArgsLimit
+	if limit <= 0 {
+		limit = parse.DefaultArgsLimit
+	}
+	redacted := parse.CallArgs(name, args, limit)
 	if name == "bd" {
 		rec.Name = "bd.call"
 		sub := parse.Subcommand(args)

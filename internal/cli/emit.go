@@ -64,7 +64,7 @@ func buildEmit(name string, kvs []string) (event.Record, error) {
 			return rec, usageErr("%v", err)
 		}
 		if s, ok := val.(string); ok {
-			val = parse.RedactText(s)
+			val = parse.RedactAttr(k, s) // password=X: the key says it
 		}
 		rec.Set(k, val)
 	}

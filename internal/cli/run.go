@@ -13,6 +13,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/gastown/gtrun/internal/callrec"
+	"github.com/gastown/gtrun/internal/event"
 	"github.com/gastown/gtrun/internal/parse"
 	"github.com/gastown/gtrun/internal/runenv"
 	"github.com/gastown/gtrun/internal/selfreport"
@@ -103,13 +104,13 @@ func runWrapped(ctx context.Context, ios IOStreams, o *runOptions) wrap.Result {
 		res, startErr = wrap.Run(ctx, wrap.Options{
 			Path: p.path, Args: o.argv, Env: childEnv, PTY: o.ptyMode(),
 			Stdin: ios.In, Stdout: ios.OutFile, Stderr: ios.ErrFile,
-			Capture: captureFn, Signals: sigs,
+			Capture: captureFn, Signals: sigs, UserEnvOnE2BIG: true,
 		})
 	}
 	if startErr != nil {
 		res = startFailed(ios, startErr, start)
 	}
-	recordCall(t, span, p, o.argv[1:], res, startErr, &out)
+	recordCall(t, span, p, o.argv[0], o.argv[1:], res, startErr, &out)
 	return res
 }
 
@@ -156,6 +157,7 @@ func planCall(t *telemetry, ios IOStreams, o *runOptions) callPlan {
 	if p.path == "" {
 		p.path, p.startErr = resolveChild(o.argv[0])
 	}
+	p.name = parse.CommandLabel(p.name, p.startErr == nil) // no typo or pasted token as a label
 	rules, rerr := loadRules(t.env, o.rules)
 	if rerr != nil {
 		fmt.Fprintf(ios.Err, "gtrun: %v (default rules used)\n", rerr)
@@ -186,11 +188,15 @@ func resolveChild(arg0 string) (string, error) {
 }
 
 // recordCall journals the call record, its span and the catalog events.
-func recordCall(t *telemetry, span spanPlan, p callPlan, args []string, res wrap.Result, startErr error, out *callrec.Output) {
+func recordCall(t *telemetry, span spanPlan, p callPlan, arg0 string, args []string, res wrap.Result, startErr error, out *callrec.Output) {
 	rec := callrec.Record(p.name, args, res, out, callrec.Options{
-		LogOutput: p.logOutput, ContentLimit: envInt(t.env, "GT_LOG_BD_CONTENT_LIMIT", 2048)})
+		LogOutput: p.logOutput, ContentLimit: envInt(t.env, "GT_LOG_BD_CONTENT_LIMIT", 2048),
+		ArgsLimit: envInt(t.env, "GT_LOG_ARGS_LIMIT", parse.DefaultArgsLimit)})
+	if res.UserEnv {
+		rec.Attrs = append(rec.Attrs, event.String("note", parse.UserEnvNote))
+	}
 	if startErr != nil {
-		rec.Err = oneLine(startErr)
+		rec.Err = parse.StartError(oneLine(startErr), arg0, p.name)
 	}
 	spanName := p.name
 	if rec.Name == "bd.call" {

@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -66,6 +67,9 @@ func (j *Journal) Append(payload []byte) error {
 			return nil
 		}
 		last = err
+		if errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EDQUOT) || errors.Is(err, syscall.EROFS) || errors.Is(err, fs.ErrPermission) {
+			break // another segment fails alike: no empty files for nothing
+		}
 	}
 	return fmt.Errorf("journal: %v", last)
 }
@@ -92,6 +96,9 @@ func (j *Journal) appendTo(path string, frame []byte) (bool, error) {
 		return false, errors.New("segment sealed")
 	}
 	if _, err := f.Write(frame); err != nil {
+		if fi, serr := f.Stat(); serr == nil && fi.Size() == 0 {
+			os.Remove(path) // created for this frame (full disk): no empty segment left
+		}
 		return false, err
 	}
 	return true, nil

@@ -25,14 +25,30 @@ const Redacted = "[REDACTED]"
 // RedactArgs replaces credential values in an argument vector: the value
 // of --token=…, of --password VALUE (the next argument), of KEY=VALUE when
 // KEY names a secret, and whatever RedactText finds inside any argument.
-func RedactArgs(args []string) []string {
+func RedactArgs(args []string) []string { return RedactCall("", args) }
+
+// RedactCall is RedactArgs for a command's arguments: the command's own
+// credential flags (toolCredFlags: curl -u, mysql -p…) count too, and so
+// do those of a tool named later (sudo mysql -pX, env A=1 curl -u u:p).
+func RedactCall(command string, args []string) []string {
 	out := make([]string, len(args))
+	tool := toolName(command)
 	for i := 0; i < len(args); i++ {
 		a := args[i]
 		out[i] = a
+		if tool != "" && len(a) > 1 && a[0] == '-' {
+			if red, next, ok := toolFlag(tool, a); ok {
+				out[i] = red
+				if next && i+1 < len(args) {
+					out[i+1] = toolValue(tool, a, args[i+1])
+					i++
+				}
+				continue
+			}
+		}
 		if len(a) > 1 && a[0] == '-' && a != "--" {
 			name, _, hasEq := strings.Cut(strings.TrimLeft(a, "-"), "=")
-			if secretKey(name) {
+			if secretFlag(name) && (hasEq || !valueLessFlag(name)) {
 				if hasEq {
 					if eq := strings.IndexByte(a, '='); eq+1 < len(a) {
 						out[i] = a[:eq+1] + Redacted
@@ -43,9 +59,11 @@ func RedactArgs(args []string) []string {
 				}
 				continue
 			}
-		} else if k, v, ok := strings.Cut(a, "="); ok && v != "" && isEnvKey(k) && secretKey(k) {
+		} else if k, v, ok := strings.Cut(a, "="); ok && v != "" && isEnvKey(k) && secretFlag(k) {
 			out[i] = k + "=" + Redacted
 			continue
+		} else if t := toolName(a); t != "" {
+			tool = t
 		}
 		out[i] = RedactText(a)
 	}
@@ -197,7 +215,11 @@ func findSecrets(s string, sp []span) []span {
 				i += n - 1
 				continue
 			}
-			if a, b := flagValueSpan(s, i+n); b > a {
+			// A tool's own flag first: mysql -pMyPassword1 is -p with
+			// a value, not a flag named "pMyPassword1".
+			if a, b := toolFlagSpan(s, i, n); b > a {
+				add(a, b)
+			} else if a, b := flagValueSpan(s, i+n); b > a {
 				add(a, b)
 			}
 		case 's', 'g', 'x', 'A', 'e', 'B', 'b':
@@ -265,7 +287,7 @@ func keyValue(s string, sep int) (int, int) {
 		return 0, 0 // longer than any credential name
 	}
 	key := strings.TrimLeft(s[k+1:end], "-.")
-	if key == "" || !secretKey(key) {
+	if key == "" || !(s[sep] == '=' && secretFlag(key) || secretKey(key)) {
 		return 0, 0
 	}
 	if sep+1 < len(s) && (s[sep+1] == '=' || s[sep] == ':' && s[sep+1] == ':') {
@@ -283,7 +305,7 @@ func flagValueSpan(s string, i int) (int, int) {
 	for j < len(s) && j-i <= 64 && isKeyChar(s[j]) {
 		j++
 	}
-	if j == i || j >= len(s) || (s[j] != ' ' && s[j] != '\t') || !isLetter(s[i]) || !secretKey(s[i:j]) {
+	if j == i || j >= len(s) || (s[j] != ' ' && s[j] != '\t') || !isLetter(s[i]) || !secretFlag(s[i:j]) || valueLessFlag(s[i:j]) {
 		return 0, 0
 	}
 	v := j
@@ -581,35 +603,91 @@ func has(b []byte, w string) bool {
 	return false
 }
 
-// secretWords make a key a credential's; notSecretWords then clear it
-// (counts, limits, paths and types about credentials are no secrets:
-// tokens: 5, max_tokens, token_file, password_path, auth_type).
+// secretWords make a key a credential's: a word of the key holding one
+// (PGPASSWORD, GITHUB_TOKEN), or two neighbour words joined (api-key,
+// ACCESS_KEY, privateKey). notSecretWords then clear it when one of the
+// key's words is exactly one of them (counts, limits, paths and types
+// about credentials are no secrets: max_tokens, token_file, auth_type).
+// Judging whole words keeps AWS_SECURITY_TOKEN ("uri" in "security") and
+// SERVICE_ACCOUNT_TOKEN ("count" in "account") secret.
 var secretWords = [...]string{"token", "secret", "password", "passwd", "passphrase", "apikey", "credential",
 	"privatekey", "accesskey", "authkey", "authorization", "sessionkey", "signingkey", "encryptionkey",
 	"masterkey", "cookie", "bearer"}
 
-var notSecretWords = [...]string{"tokens", "tokeniz", "count", "usage", "limit", "budget", "total", "file",
-	"path", "dir", "url", "uri", "endpoint", "type", "expir", "ttl", "length", "name", "mode", "method",
-	"provider", "required", "enabled", "format", "kind", "version", "status"}
+var notSecretWords = map[string]bool{"tokens": true, "count": true, "counts": true, "usage": true, "limit": true,
+	"limits": true, "budget": true, "total": true, "file": true, "files": true, "path": true, "dir": true, "url": true,
+	"uri": true, "endpoint": true, "type": true, "ttl": true, "length": true, "len": true, "name": true, "mode": true,
+	"method": true, "provider": true, "required": true, "enabled": true, "format": true, "kind": true, "version": true,
+	"status": true, "max": true, "min": true, "size": true, "helper": true, "stdin": true, "env": true, "var": true,
+	"prompt": true, "id_type": true, "store": true, "source": true, "expiry": true, "expires": true, "expiration": true,
+	"expired": true, "rotation": true, "refreshed": true, "scopes": true, "scope": true, "tokenizer": true,
+	"tokenize": true, "tokenized": true}
+
+// passWords are secret as flags and before '=' only: --pass X, pass=X,
+// openssl's -passin/-passout; "pass: 12" is a test count.
+var passWords = map[string]bool{"pass": true, "passin": true, "passout": true}
+
+// keyWords lowercases k into b and returns where each of its words ends:
+// words split at _ - . and other symbols, and at camelCase (apiKey,
+// APIKey, awsSecretAccessKey).
+func keyWords(b *[64]byte, ends *[24]uint8, k string) ([]byte, []uint8) {
+	n, m := 0, 0
+	cut := func() {
+		if n > 0 && (m == 0 || int(ends[m-1]) < n) && m < len(ends) {
+			ends[m] = uint8(n)
+			m++
+		}
+	}
+	for i := 0; i < len(k) && n < len(b); i++ {
+		c := k[i]
+		if !isAlnum(c) {
+			cut()
+			continue
+		}
+		if c >= 'A' && c <= 'Z' && i > 0 {
+			p := k[i-1]
+			if p >= 'a' && p <= 'z' || isDigit(p) || p >= 'A' && p <= 'Z' && i+1 < len(k) && k[i+1] >= 'a' && k[i+1] <= 'z' {
+				cut()
+			}
+		}
+		if c >= 'A' && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		b[n] = c
+		n++
+	}
+	cut()
+	return b[:n], ends[:m]
+}
 
 // secretKey reports whether a key or flag name (without dashes) names a
 // credential: token, secret, password, passwd, api-key/apikey, auth,
 // credential, private-key, access-key… but not author, tokens, input_tokens.
-func secretKey(name string) bool {
-	if len(name) < 3 || len(name) > 64 {
+func secretKey(name string) bool { return judgeKey(name, false) }
+
+// secretFlag is secretKey for a flag or a KEY=: --pass and pass= too.
+func secretFlag(name string) bool { return judgeKey(name, true) }
+
+func judgeKey(name string, pass bool) bool {
+	if len(name) < 2 || len(name) > 64 {
 		return false
 	}
 	var buf [64]byte
-	k := lowerKey(&buf, name)
-	if !hasSecretWord(k) {
-		return false
-	}
-	for _, w := range notSecretWords {
-		if has(k, w) {
+	var endBuf [24]uint8
+	b, ends := keyWords(&buf, &endBuf, name)
+	secret, start := false, 0
+	for i, e := range ends {
+		w := b[start:e]
+		if notSecretWords[string(w)] || len(w) > 6 && string(w[len(w)-6:]) == "tokens" {
 			return false
 		}
+		if !secret {
+			secret = hasSecretWord(w) || pass && passWords[string(w)] ||
+				i+1 < len(ends) && hasSecretWord(b[start:ends[i+1]]) // api+key, access+key
+		}
+		start = int(e)
 	}
-	return true
+	return secret
 }
 
 func hasSecretWord(k []byte) bool {

@@ -157,6 +157,7 @@ var costKeyTitle = map[string]string{"run": "RUN", "bead": "BEAD", "role": "ROLE
 // RenderCost draws the report as a table that fits o.Width: exact numbers
 // when they fit, else compact ones (8.64M) and short headers.
 func RenderCost(w io.Writer, rep CostReport, o Options) {
+	rep = safeCost(rep)
 	width := max(o.Width, 60)
 	wall := rep.By == "run" || rep.By == "bead"
 	title := costKeyTitle[rep.By]
@@ -164,7 +165,10 @@ func RenderCost(w io.Writer, rep CostReport, o Options) {
 		title = strings.ToUpper(rep.By)
 	}
 	head := "cost by " + rep.By
-	if rep.Since != "all time" {
+	switch {
+	case strings.HasPrefix(rep.Since, "since "):
+		head += " · " + rep.Since
+	case rep.Since != "all time":
 		head += " · last " + rep.Since
 	}
 	if rep.Run != "" {

@@ -54,19 +54,18 @@ type HTMLOptions struct {
 // hover), and the token and cost footer. It is pure: the same run gives
 // the same bytes.
 func RenderHTML(w io.Writer, run Run, opts HTMLOptions) error {
+	run = boundRun(run)
 	every := opts.LiveEvery
 	if every <= 0 {
 		every = 2 * time.Second
 	}
-	frag, err := renderFragment(run)
-	if err != nil {
-		return err
-	}
+	// The run is drawn straight into w (not rendered to a string first):
+	// a big run's page is never held whole in memory.
 	return pageTmpl().ExecuteTemplate(w, "page", map[string]any{
 		"ID":        run.ID,
 		"CSS":       template.CSS(pageCSS),
 		"JS":        template.JS(pageJS),
-		"Fragment":  frag,
+		"View":      buildView(run),
 		"LiveURL":   opts.LiveURL,
 		"LiveEvery": every.Milliseconds(),
 	})
@@ -248,9 +247,9 @@ func kindOf(name string) string {
 	return "event"
 }
 
-func recordNode(r Run, i int) *node {
+func recordNode(r Run, i int, bead string) *node {
 	e := &r.Events[i]
-	n := &node{Kind: kindOf(e.Name), Record: true, Index: i, Name: e.Name, Detail: htmlDetail(r, *e), Status: e.Status,
+	n := &node{Kind: kindOf(e.Name), Record: true, Index: i, Name: e.Name, Detail: cutDetail(htmlDetail(bead, *e)), Status: e.Status,
 		Error: e.Status == "error", start: e.Start, end: e.Start.Add(e.Duration), ev: e}
 	n.Key = fmt.Sprintf("r%d-%s", e.Start.UnixNano(), e.Name)
 	if sp := e.Attrs["span_id"]; sp != "" {
@@ -278,14 +277,14 @@ func recordNode(r Run, i int) *node {
 // htmlDetail is detail() without what the page shows elsewhere: the
 // trace correlation ids (in the attributes) and the run's work bead when
 // every record has the same one (in the header).
-func htmlDetail(r Run, e Event) string {
+func htmlDetail(bead string, e Event) string {
 	a := make(map[string]string, len(e.Attrs))
 	for k, v := range e.Attrs {
 		if k != "trace_id" && k != "span_id" {
 			a[k] = v
 		}
 	}
-	if b := commonBead(r); b != "" && a["gt.work_bead"] == b {
+	if bead != "" && a["gt.work_bead"] == bead {
 		delete(a, "gt.work_bead")
 	}
 	e.Attrs = a
@@ -314,11 +313,12 @@ func groupNode(kind, key, name, detail string) *node {
 // agent.usage) under the agent — its agent.instantiate when the run has
 // one — in turns that each begin with a user message; the rest at the top.
 func buildTree(r Run) []*node {
+	bead := commonBead(r) // once: per record it made a big run quadratic
 	var roots []*node
 	sessions := map[string][]*node{} // by session name, in start order
 	for i, e := range r.Events {
 		if e.Name == "session.start" && e.Session != "" {
-			n := recordNode(r, i)
+			n := recordNode(r, i, bead)
 			sessions[e.Session] = append(sessions[e.Session], n)
 			roots = append(roots, n)
 		}
@@ -357,7 +357,7 @@ func buildTree(r Run) []*node {
 	agents := map[agentKey][]*node{}
 	for i, e := range r.Events {
 		if e.Name == "agent.instantiate" {
-			n := recordNode(r, i)
+			n := recordNode(r, i, bead)
 			agents[agentOf(e)] = append(agents[agentOf(e)], n)
 			attach(parentOf(e), n)
 		}
@@ -367,7 +367,7 @@ func buildTree(r Run) []*node {
 		switch e.Name {
 		case "session.start":
 			if e.Session == "" {
-				attach(nil, recordNode(r, i))
+				attach(nil, recordNode(r, i, bead))
 			}
 		case "agent.instantiate": // placed above
 		case "agent.event", "agent.usage":
@@ -389,9 +389,9 @@ func buildTree(r Run) []*node {
 				turns[a] = t
 				a.Children = append(a.Children, t)
 			}
-			t.Children = append(t.Children, recordNode(r, i))
+			t.Children = append(t.Children, recordNode(r, i, bead))
 		default:
-			attach(parentOf(e), recordNode(r, i))
+			attach(parentOf(e), recordNode(r, i, bead))
 		}
 	}
 	for _, a := range agents {

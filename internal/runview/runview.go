@@ -15,6 +15,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/gastown/gtrun/internal/runenv"
+	"github.com/gastown/gtrun/internal/termsafe"
 )
 
 // Event is one record placed on the run's timeline.
@@ -288,8 +289,10 @@ func fit(s string, w int) string {
 	return s + strings.Repeat(" ", w-utf8.RuneCountInString(s))
 }
 
-// Render draws the waterfall.
+// Render draws the waterfall. Every string of the run came from a record:
+// it is made terminal-safe first (safeRun).
 func Render(w io.Writer, r Run, o Options) {
+	r = safeRun(r)
 	width := o.Width
 	if width < 60 {
 		width = 60
@@ -463,9 +466,15 @@ func Summaries(recs []map[string]string) []Summary {
 	return out
 }
 
-// RenderRuns writes one line per run.
+// RenderRuns writes one line per run; the run id, role and session came
+// from records and are made terminal-safe.
 func RenderRuns(w io.Writer, sums []Summary, o Options) {
 	width := max(o.Width, 60)
+	sums = append([]Summary(nil), sums...)
+	for i := range sums {
+		s := &sums[i]
+		s.RunID, s.Role, s.Session = termsafe.String(s.RunID), termsafe.String(s.Role), termsafe.String(s.Session)
+	}
 	fmt.Fprintln(w, trim(fit(fmt.Sprintf("%-36s  %-19s  %9s  %5s  %4s  %-12s  %-9s  %s", "RUN", "FIRST EVENT (UTC)", "DURATION", "CALLS", "ERRS", "TOKENS", "COST", "ROLE/SESSION"), width)))
 	for _, s := range sums {
 		who := strings.Trim(s.Role+"/"+s.Session, "/")

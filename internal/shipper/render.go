@@ -5,6 +5,8 @@ import (
 	"io"
 	"strings"
 	"time"
+
+	"github.com/gastown/gtrun/internal/termsafe"
 )
 
 // RenderStatus writes the status for a terminal.
@@ -35,7 +37,7 @@ func RenderStatus(w io.Writer, st Status, now time.Time) {
 		fmt.Fprintf(w, "        backlog: %d record(s), %s\n", e.BacklogRecords, bytesText(e.BacklogBytes))
 		fmt.Fprintf(w, "        last delivery: %s\n", ago(e.LastOK, now))
 		if e.LastErr != "" {
-			fmt.Fprintf(w, "        last error: %s (%s)\n", e.LastErr, ago(e.LastErrAt, now))
+			fmt.Fprintf(w, "        last error: %s (%s)\n", termsafe.String(e.LastErr), ago(e.LastErrAt, now)) // a backend's body: no escape reaches the terminal
 		}
 		if e.Dropped > 0 {
 			fmt.Fprintf(w, "        dropped: %d", e.Dropped)

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/gastown/gtrun/internal/journal"
+	"github.com/gastown/gtrun/internal/parse"
 	"github.com/gastown/gtrun/internal/runenv"
 )
 
@@ -74,7 +75,7 @@ func FromEnv(e *runenv.Env, runID string) (Config, []string) {
 	if bad != "" {
 		problems = append(problems, bad)
 	}
-	c.Resource = append(caller, runenv.GTAttrs(e, runID)...)
+	c.Resource = append(parse.RedactPairs(caller), runenv.GTAttrs(e, runID)...) // db.password=… never exported
 	c.Work = runenv.Work(e)
 	return c, problems
 }

@@ -73,7 +73,7 @@ func (s *Sink) Emit(r event.Record) {
 	if !s.cfg.Enabled() {
 		return
 	}
-	jr := journal.FromEvent(r)
+	jr := journal.FromEvent(r.Bounded()) // no unbounded value reaches the journal
 	s.mu.Lock()
 	jr.TraceID, jr.SpanID = s.traceID, s.spanID
 	s.recs = append(s.recs, jr)
@@ -87,7 +87,7 @@ func (s *Sink) AddSpan(sp Span) {
 	}
 	js := journal.Span{
 		Name: sp.Name, TraceID: hex.EncodeToString(sp.TraceID[:]), SpanID: hex.EncodeToString(sp.SpanID[:]),
-		Remote: sp.Remote, Start: sp.Start.UnixNano(), End: sp.End.UnixNano(), Attrs: sp.Attrs, Err: sp.Err,
+		Remote: sp.Remote, Start: sp.Start.UnixNano(), End: sp.End.UnixNano(), Attrs: event.BoundAttrs(sp.Attrs), Err: event.Cut(sp.Err, event.MaxValue),
 	}
 	if sp.Parent != [8]byte{} {
 		js.Parent = hex.EncodeToString(sp.Parent[:])

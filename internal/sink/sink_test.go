@@ -1,6 +1,7 @@
 package sink
 
 import (
+	"bytes"
 	"os"
 	"path/filepath"
 	"strings"
@@ -83,5 +84,21 @@ func TestCommitAppendsOneEntry(t *testing.T) {
 	}
 	if fi, _ := os.Stat(filepath.Join(dir, "journal", segs[0].Name)); fi.Mode().Perm() != 0o600 {
 		t.Fatalf("segment mode %v", fi.Mode())
+	}
+}
+
+// A problem whose message changes from call to call only by a path or a
+// number (a journal segment's name) is one problem for the hourly limit,
+// and a state directory that cannot keep markers falls back to
+// $XDG_RUNTIME_DIR.
+func TestNoticeKindAndFallback(t *testing.T) {
+	t.Setenv("GTRUN_STATE_DIR", "/proc/version/not-a-dir") // unusable
+	t.Setenv("XDG_RUNTIME_DIR", t.TempDir())
+	now := time.Now()
+	var out bytes.Buffer
+	notify(&out, []string{"telemetry not recorded: journal: write /s/journal/01796294040-29083-c6375446.gtj: no space left on device"}, now)
+	notify(&out, []string{"telemetry not recorded: journal: write /s/journal/01796294100-29101-0a0b0c0d.gtj: no space left on device"}, now.Add(time.Minute))
+	if n := strings.Count(out.String(), "\n"); n != 1 {
+		t.Fatalf("%d lines:\n%s", n, out.String())
 	}
 }

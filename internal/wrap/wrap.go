@@ -41,6 +41,11 @@ type Options struct {
 	Capture func(stream string, line []byte)
 	// Started is called once the child runs.
 	Started func(pid int)
+	// UserEnvOnE2BIG: when exec fails with E2BIG ("argument list too
+	// long") with Env, run the child once more with gtrun's own
+	// environment (the user's): near ARG_MAX the variables gtrun adds must
+	// not stop a command that runs bare. Result.UserEnv says it happened.
+	UserEnvOnE2BIG bool
 	// Signals, when set, is the subscription made ahead (Subscribe). It
 	// stays the caller's: Run does not end it, since ending it costs as
 	// much as making it (a round trip to the runtime's signal thread per
@@ -57,6 +62,7 @@ type Result struct {
 	UserCPU, SysCPU time.Duration
 	MaxRSSKB        int64
 	PTY             bool
+	UserEnv         bool // run with the user's environment (UserEnvOnE2BIG)
 }
 
 func isTerminal(f *os.File) bool { return f != nil && term.IsTerminal(int(f.Fd())) }
@@ -111,6 +117,11 @@ func Run(ctx context.Context, o Options) (Result, error) {
 		env = os.Environ()
 	}
 	p, err := spawn(o.Path, o.Args, env, o.Dir, pl.files, attr)
+	userEnv := false
+	if errors.Is(err, syscall.E2BIG) && o.UserEnvOnE2BIG && o.Env != nil {
+		env, userEnv = os.Environ(), true
+		p, err = spawn(o.Path, o.Args, env, o.Dir, pl.files, attr)
+	}
 	if errors.Is(err, syscall.ENOEXEC) && shellScript(o.Path) {
 		// No "#!": execvp(3) and the shell run such a file with sh.
 		args := append([]string{"/bin/sh", o.Path}, o.Args[1:]...)
@@ -132,7 +143,9 @@ func Run(ctx context.Context, o Options) (Result, error) {
 	jc.childGone()
 	pl.finish() // drain what the child wrote, however slow the reader
 	p.release()
-	return result(p.start, final, usePTY), nil
+	res := result(p.start, final, usePTY)
+	res.UserEnv = userEnv
+	return res, nil
 }
 
 // loop passes signals on and handles the child's stops until it is gone.

@@ -17,7 +17,7 @@ import (
 func NewCostCmd(ios cli.IOStreams) *cobra.Command {
 	o := &viewOptions{}
 	var by, run string
-	var since time.Duration
+	sinceArg := newSince(24 * time.Hour)
 	groups := make([]string, 0, len(logsq.CostGroups))
 	for g := range logsq.CostGroups {
 		groups = append(groups, g)
@@ -37,23 +37,22 @@ from the group's first record to its last.`,
 			if _, ok := logsq.CostGroups[by]; !ok {
 				return cli.UsageErr("cost: --by must be one of %s, not %q", strings.Join(groups, ", "), by)
 			}
-			if since <= 0 {
-				return cli.UsageErr("cost: --since must be positive")
-			}
+			since, sinceText := sinceArg.Duration(time.Now()), sinceArg.String()
 			if run != "" && !c.Flags().Changed("since") {
+				sinceText = "all time"
 				since = 0 // a run's records, however old
 			}
 			base, err := o.base()
 			if err != nil {
-				return cli.Exitf(1, "cost: %v", err)
+				return backendErr("cost", err)
 			}
 			ctx, cancel := context.WithTimeout(c.Context(), 30*time.Second)
 			defer cancel()
 			rows, total, field, err := logsq.Cost(ctx, base, by, since, run)
 			if err != nil {
-				return cli.Exitf(1, "cost: %v", err)
+				return backendErr("cost", err)
 			}
-			rep := runview.CostReport{By: by, Since: shortDuration(since), Run: run, Total: runview.CostRowFromStats(total, "")}
+			rep := runview.CostReport{By: by, Since: sinceText, Run: run, Total: runview.CostRowFromStats(total, "")}
 			for _, r := range rows {
 				rep.Rows = append(rep.Rows, runview.CostRowFromStats(r, field))
 			}
@@ -65,7 +64,7 @@ from the group's first record to its last.`,
 				return runview.RenderJSONValue(ios.Out, rep)
 			}
 			if len(rep.Rows) == 0 {
-				fmt.Fprintf(ios.Out, "no records in the last %s\n", since)
+				fmt.Fprintf(ios.Out, "no records in %s\n", sinceArg.Phrase())
 				return nil
 			}
 			runview.RenderCost(ios.Out, rep, o.render(ios))
@@ -74,7 +73,7 @@ from the group's first record to its last.`,
 	}
 	o.flags(cmd)
 	cmd.Flags().StringVar(&by, "by", "bead", "group by run, bead, role, rig, agent or model")
-	cmd.Flags().DurationVar(&since, "since", 24*time.Hour, "how far back (with --run: all of the run unless given)")
+	cmd.Flags().Var(sinceArg, "since", "how far back: "+sinceHelp+" (with --run: all of the run unless given)")
 	cmd.Flags().StringVar(&run, "run", "", "only this run's records")
 	return cmd
 }

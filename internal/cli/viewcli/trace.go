@@ -1,7 +1,7 @@
 package viewcli
 
 import (
-	"bytes"
+	"bufio"
 	"context"
 	"fmt"
 	"github.com/gastown/gtrun/internal/cli"
@@ -9,6 +9,8 @@ import (
 	"net"
 	"os"
 	"os/signal"
+	"path/filepath"
+	"runtime/debug"
 	"strings"
 	"syscall"
 	"time"
@@ -19,6 +21,7 @@ import (
 	"github.com/gastown/gtrun/internal/logsq"
 	"github.com/gastown/gtrun/internal/runenv"
 	"github.com/gastown/gtrun/internal/runview"
+	"github.com/gastown/gtrun/internal/termsafe"
 )
 
 type viewOptions struct {
@@ -117,10 +120,17 @@ func NewTraceCmd(ios cli.IOStreams) *cobra.Command {
 			}
 			base, err := o.base()
 			if err != nil {
-				return cli.Exitf(1, "trace: %v", err)
+				return backendErr("trace", err)
 			}
 			if serve {
 				return serveTrace(c.Context(), ios, base, id, addr)
+			}
+			if htmlSet {
+				// A big run's page in bounded memory: a soft limit makes
+				// the collector keep the heap near what is live (the
+				// fetched records, their values cut at once, then the
+				// page drawn straight to the file).
+				debug.SetMemoryLimit(48 << 20)
 			}
 			seen := -1
 			for {
@@ -128,13 +138,13 @@ func NewTraceCmd(ios cli.IOStreams) *cobra.Command {
 				recs, err := logsq.Run(ctx, base, id)
 				cancel()
 				if err != nil {
-					return cli.Exitf(1, "trace: %v", err)
+					return backendErr("trace", err)
 				}
 				if len(recs) == 0 && !follow {
-					return cli.Exitf(1, "trace: run %s has no records in VictoriaLogs at %s", id, base)
+					return cli.Exitf(1, "trace: run %s has no records in VictoriaLogs at %s", termsafe.String(id), base)
 				}
 				if htmlSet {
-					return writeHTML(ios, runview.Build(id, recs), htmlOut)
+					return writeHTML(ios, runview.Build(id, runview.BoundRecords(recs)), htmlOut)
 				}
 				if len(recs) != seen {
 					seen = len(recs)
@@ -180,11 +190,29 @@ func writeHTML(ios cli.IOStreams, run runview.Run, file string) error {
 	if file == "" {
 		file = "gtrun-trace-" + state.FileName(run.ID) + ".html"
 	}
-	var b bytes.Buffer
-	if err := runview.RenderHTML(&b, run, runview.HTMLOptions{}); err != nil {
+	// Streamed to a temporary file renamed into place: a big run's page
+	// is not held in memory a second time, and a failed write leaves no
+	// half page under the name.
+	tmp, err := os.CreateTemp(filepath.Dir(file), ".gtrun-trace-*.html")
+	if err != nil {
 		return cli.Exitf(1, "trace: %v", err)
 	}
-	if err := os.WriteFile(file, b.Bytes(), 0o644); err != nil {
+	w := bufio.NewWriterSize(tmp, 256<<10)
+	err = runview.RenderHTML(w, run, runview.HTMLOptions{})
+	if err == nil {
+		err = w.Flush()
+	}
+	if err == nil {
+		err = tmp.Chmod(0o644)
+	}
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp.Name(), file)
+	}
+	if err != nil {
+		os.Remove(tmp.Name())
 		return cli.Exitf(1, "trace: %v", err)
 	}
 	fmt.Fprintf(ios.Out, "wrote %s (%d events)\n", file, len(run.Events))
@@ -197,7 +225,7 @@ func serveTrace(ctx context.Context, ios cli.IOStreams, base, id, addr string) e
 	}
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
-		return cli.Exitf(1, "trace: %v", err)
+		return backendErr("trace", err)
 	}
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -211,39 +239,39 @@ func serveTrace(ctx context.Context, ios cli.IOStreams, base, id, addr string) e
 	cancel()
 	if err != nil {
 		ln.Close()
-		return cli.Exitf(1, "trace: %v", err)
+		return backendErr("trace", err)
 	}
 	fmt.Fprintf(ios.Out, "serving run %s at http://%s/  (Ctrl-C stops)\n", id, ln.Addr())
 	if err := l.Serve(ctx, ln); err != nil {
-		return cli.Exitf(1, "trace: %v", err)
+		return backendErr("trace", err)
 	}
 	return nil
 }
 
 func NewRunsCmd(ios cli.IOStreams) *cobra.Command {
 	o := &viewOptions{}
-	var since time.Duration
+	since := newSince(24 * time.Hour)
 	cmd := &cobra.Command{
-		Use:   "runs [--since 24h]",
+		Use:   "runs [--since 24h|7d|RFC3339]",
 		Short: "Recent runs, one line each: run id, first event, duration, calls, errors, tokens, role/session",
 		Args:  cobra.NoArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
 			base, err := o.base()
 			if err != nil {
-				return cli.Exitf(1, "runs: %v", err)
+				return backendErr("runs", err)
 			}
 			ctx, cancel := context.WithTimeout(c.Context(), 30*time.Second)
 			defer cancel()
-			recs, err := logsq.Since(ctx, base, since)
+			recs, err := logsq.Since(ctx, base, since.Duration(time.Now()))
 			if err != nil {
-				return cli.Exitf(1, "runs: %v", err)
+				return backendErr("runs", err)
 			}
 			sums := runview.Summaries(recs)
 			if o.json {
 				return runview.RenderJSONValue(ios.Out, sums)
 			}
 			if len(sums) == 0 {
-				fmt.Fprintf(ios.Out, "no runs in the last %s\n", since)
+				fmt.Fprintf(ios.Out, "no runs in %s\n", since.Phrase())
 				return nil
 			}
 			runview.RenderRuns(ios.Out, sums, o.render(ios))
@@ -251,6 +279,12 @@ func NewRunsCmd(ios cli.IOStreams) *cobra.Command {
 		},
 	}
 	o.flags(cmd)
-	cmd.Flags().DurationVar(&since, "since", 24*time.Hour, "how far back")
+	cmd.Flags().Var(since, "since", "how far back: "+sinceHelp)
 	return cmd
+}
+
+// backendErr is a read-back command's failure: the error may hold a
+// backend's response body, which reaches the terminal only terminal-safe.
+func backendErr(cmd string, err error) error {
+	return cli.Exitf(1, "%s: %s", cmd, termsafe.String(err.Error()))
 }
