@@ -1,0 +1,166 @@
+package shipper
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"strconv"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/gastown/gtrun/internal/state"
+)
+
+// Receiver is the agent's loopback OTLP/HTTP receiver (docs/architecture.md,
+// "The receiver"): the HTTP side (decoding, journaling, the policy) is
+// internal/export's handler; this is its listener's life. A call that finds
+// no agent binds the port itself and hands the listening socket to the
+// agent it starts, so a child's export waits in the kernel's backlog until
+// the agent accepts; calls hold a shared lease on LeasePath while their
+// child may export, and the agent closes the receiver only when it can take
+// the lease exclusively.
+type Receiver struct {
+	dir     string
+	handler http.Handler
+	log     func(format string, args ...any)
+
+	mu       sync.Mutex
+	ln       net.Listener
+	srv      *http.Server
+	closing  *state.Lock // held from Quiesce until Start or exit
+	failedAt time.Time
+}
+
+// NewReceiver returns the receiver of the agent in dir serving handler.
+// ln is the socket the starting call bound (nil: bind the port on Start).
+func NewReceiver(dir string, handler http.Handler, ln net.Listener, logf func(string, ...any)) *Receiver {
+	r := &Receiver{dir: dir, handler: handler, log: logf}
+	if ln != nil {
+		r.serve(ln)
+	}
+	return r
+}
+
+func (r *Receiver) serve(ln net.Listener) {
+	r.ln = ln
+	r.srv = &http.Server{Handler: r.handler, ReadHeaderTimeout: 10 * time.Second, ErrorLog: nil}
+	go r.srv.Serve(ln)
+}
+
+// Start listens if the receiver does not (again after Quiesce, or for an
+// agent no call handed a socket to). A port held by someone else (the agent
+// of a call that lost the race for the lock serves it until idle) is tried
+// again at the next pass, at most once a second.
+func (r *Receiver) Start() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.closing != nil {
+		r.closing.Unlock()
+		r.closing = nil
+	}
+	if r.ln != nil || time.Since(r.failedAt) < time.Second {
+		return
+	}
+	ln, err := Listen(r.dir)
+	if err != nil {
+		if r.failedAt.IsZero() {
+			r.log("receiver: %v (trying again)", err)
+		}
+		r.failedAt = time.Now()
+		return
+	}
+	r.failedAt = time.Time{}
+	r.serve(ln)
+}
+
+// Listen binds the receiver's port on 127.0.0.1, choosing and recording one
+// when the info file has none yet.
+func Listen(dir string) (net.Listener, error) {
+	info, err := state.ReadReceiver(dir)
+	if err != nil {
+		return nil, err
+	}
+	ln, err := net.Listen("tcp4", "127.0.0.1:"+strconv.Itoa(info.Port))
+	if err != nil {
+		return nil, err
+	}
+	if port := ln.Addr().(*net.TCPAddr).Port; port != info.Port {
+		info.Port = port
+		if err := state.WriteReceiver(dir, info); err != nil {
+			ln.Close()
+			return nil, err
+		}
+	}
+	return ln, nil
+}
+
+// Quiesce closes the receiver if no call holds a lease, and keeps new
+// leases from being taken until Start or the process's exit. Requests in
+// flight finish (their entries are in the journal) before it returns.
+func (r *Receiver) Quiesce() bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.closing != nil {
+		return true
+	}
+	lk, err := state.TryLeaseAll(r.dir)
+	if err != nil {
+		return false
+	}
+	r.closing = lk
+	if r.srv != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		r.srv.Shutdown(ctx)
+		cancel()
+		r.srv, r.ln = nil, nil
+	}
+	return true
+}
+
+// Listening reports whether the receiver accepts connections.
+func (r *Receiver) Listening() bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.ln != nil
+}
+
+// ServeAlone serves a handed-over socket in a process that is not the
+// agent (another took the lock first): until idle passes with no request
+// and no lease, then it closes as Quiesce does. Requests only append to the
+// journal, which any process may do; the agent delivers them.
+func ServeAlone(dir string, handler http.Handler, ln net.Listener, idle time.Duration, logf func(string, ...any)) {
+	var mu sync.Mutex
+	last := time.Now()
+	counted := http.HandlerFunc(func(w http.ResponseWriter, q *http.Request) {
+		mu.Lock()
+		last = time.Now()
+		mu.Unlock()
+		handler.ServeHTTP(w, q)
+	})
+	r := NewReceiver(dir, counted, ln, logf)
+	for {
+		time.Sleep(pollEvery) // a timer, not synchronisation: the idle clock
+		mu.Lock()
+		quiet := time.Since(last) >= idle
+		mu.Unlock()
+		if quiet && r.Quiesce() {
+			return
+		}
+	}
+}
+
+// ErrNoReceiver: the port is held by another program.
+var ErrNoReceiver = errors.New("receiver port in use")
+
+// IsAddrInUse reports whether err is a bind to a port someone holds.
+func IsAddrInUse(err error) bool { return errors.Is(err, syscall.EADDRINUSE) }
+
+func (r *Receiver) String() string {
+	if r.ln == nil {
+		return "receiver: closed"
+	}
+	return fmt.Sprintf("receiver: %s", r.ln.Addr())
+}
