@@ -1,6 +1,13 @@
 package journal
 
-import "encoding/json"
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"slices"
+	"strings"
+)
 
 // What the delivery agent's loopback OTLP receiver journals (a program
 // that reports its own telemetry, pointed at the agent by gtrun): log and
@@ -47,3 +54,55 @@ func (e *Entry) SpanItems() int { return len(e.Spans) + len(e.OTLPSpans) }
 // encodeReceived is Encode for a received entry: written by the agent,
 // off any call's path, so encoding/json's cost does not matter there.
 func (e *Entry) encodeReceived() ([]byte, error) { return json.Marshal(e) }
+
+// FormatDest is the file form of a destination (the receiver's dests/
+// directory), written by hand as a call writes it: one "kind<TAB>value"
+// line per endpoint, "h<TAB>name<TAB>value" per header, headers sorted.
+func FormatDest(d Dest) []byte {
+	var b []byte
+	for _, kv := range [][2]string{{"logs", d.Logs}, {"metrics", d.Metrics}, {"traces", d.Traces}} {
+		if kv[1] != "" {
+			b = append(append(append(append(b, kv[0]...), '\t'), kv[1]...), '\n')
+		}
+	}
+	keys := make([]string, 0, len(d.Headers))
+	for k := range d.Headers {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	for _, k := range keys {
+		b = append(append(append(append(append(b, "h\t"...), k...), '\t'), d.Headers[k]...), '\n')
+	}
+	return b
+}
+
+// ParseDest reads FormatDest's form.
+func ParseDest(b []byte) (Dest, error) {
+	var d Dest
+	for _, line := range strings.Split(strings.TrimSuffix(string(b), "\n"), "\n") {
+		f := strings.Split(line, "\t")
+		switch {
+		case len(f) == 2 && f[0] == "logs":
+			d.Logs = f[1]
+		case len(f) == 2 && f[0] == "metrics":
+			d.Metrics = f[1]
+		case len(f) == 2 && f[0] == "traces":
+			d.Traces = f[1]
+		case len(f) == 3 && f[0] == "h":
+			if d.Headers == nil {
+				d.Headers = map[string]string{}
+			}
+			d.Headers[f[1]] = f[2]
+		case line == "":
+		default:
+			return Dest{}, errors.New("malformed destination file")
+		}
+	}
+	return d, nil
+}
+
+// DestID names a destination's file: a digest of its form.
+func DestID(form []byte) string {
+	h := sha256.Sum256(form)
+	return hex.EncodeToString(h[:12])
+}

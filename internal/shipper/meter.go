@@ -255,7 +255,7 @@ func (s *series) point(t time.Time) Point {
 // applySample adds a received increment to its series (a gauge takes the
 // value), creating the series as seriesFor does; a gauge has no 0 sample.
 func (m *meter) applySample(smp *journal.Sample, t time.Time, snap *snapshot) {
-	k := sampleKey(smp)
+	k := SampleKey(smp)
 	s := m.series[k]
 	if s == nil {
 		labels := make(map[string]string, len(smp.Labels))
@@ -291,8 +291,8 @@ func (m *meter) applySample(smp *journal.Sample, t time.Time, snap *snapshot) {
 	}
 }
 
-// sampleKey is a received series' identity: everything but the value.
-func sampleKey(smp *journal.Sample) string {
+// SampleKey is a received series' identity: everything but the value.
+func SampleKey(smp *journal.Sample) string {
 	var b strings.Builder
 	b.WriteString("\x02" + smp.Kind + "\x00" + smp.Metric + "\x00" + smp.Unit + "\x00" + smp.Scope + "\x00" + smp.ScopeVer)
 	for _, kv := range smp.Labels {

@@ -2,13 +2,11 @@ package shipper
 
 import (
 	"context"
-	"errors"
-	"fmt"
 	"net"
 	"net/http"
 	"strconv"
 	"sync"
-	"syscall"
+	"sync/atomic"
 	"time"
 
 	"github.com/gastown/gtrun/internal/state"
@@ -32,12 +30,18 @@ type Receiver struct {
 	srv      *http.Server
 	closing  *state.Lock // held from Quiesce until Start or exit
 	failedAt time.Time
+	lastReq  atomic.Int64 // unix ns of the last request (ServeAlone's idle clock)
 }
 
 // NewReceiver returns the receiver of the agent in dir serving handler.
 // ln is the socket the starting call bound (nil: bind the port on Start).
 func NewReceiver(dir string, handler http.Handler, ln net.Listener, logf func(string, ...any)) *Receiver {
-	r := &Receiver{dir: dir, handler: handler, log: logf}
+	r := &Receiver{dir: dir, log: logf}
+	r.lastReq.Store(time.Now().UnixNano())
+	r.handler = http.HandlerFunc(func(w http.ResponseWriter, q *http.Request) {
+		r.lastReq.Store(time.Now().UnixNano())
+		handler.ServeHTTP(w, q)
+	})
 	if ln != nil {
 		r.serve(ln)
 	}
@@ -127,40 +131,17 @@ func (r *Receiver) Listening() bool {
 	return r.ln != nil
 }
 
-// ServeAlone serves a handed-over socket in a process that is not the
-// agent (another took the lock first): until idle passes with no request
-// and no lease, then it closes as Quiesce does. Requests only append to the
-// journal, which any process may do; the agent delivers them.
-func ServeAlone(dir string, handler http.Handler, ln net.Listener, idle time.Duration, logf func(string, ...any)) {
-	var mu sync.Mutex
-	last := time.Now()
-	counted := http.HandlerFunc(func(w http.ResponseWriter, q *http.Request) {
-		mu.Lock()
-		last = time.Now()
-		mu.Unlock()
-		handler.ServeHTTP(w, q)
-	})
-	r := NewReceiver(dir, counted, ln, logf)
+// ServeAlone keeps serving in a process that is not the agent (another
+// took the lock first while this one had been handed the socket a call
+// bound): until idle passes with no request and no lease, then it closes
+// as Quiesce does. Requests only append to the journal, which any process
+// may do; the agent delivers them.
+func (r *Receiver) ServeAlone(idle time.Duration) {
 	for {
-		time.Sleep(pollEvery) // a timer, not synchronisation: the idle clock
-		mu.Lock()
-		quiet := time.Since(last) >= idle
-		mu.Unlock()
-		if quiet && r.Quiesce() {
+		time.Sleep(pollEvery) // the idle clock's tick, not synchronisation
+		if time.Since(time.Unix(0, r.lastReq.Load())) >= idle && r.Quiesce() {
 			return
 		}
 	}
 }
 
-// ErrNoReceiver: the port is held by another program.
-var ErrNoReceiver = errors.New("receiver port in use")
-
-// IsAddrInUse reports whether err is a bind to a port someone holds.
-func IsAddrInUse(err error) bool { return errors.Is(err, syscall.EADDRINUSE) }
-
-func (r *Receiver) String() string {
-	if r.ln == nil {
-		return "receiver: closed"
-	}
-	return fmt.Sprintf("receiver: %s", r.ln.Addr())
-}
