@@ -144,4 +144,3 @@ func (r *Receiver) ServeAlone(idle time.Duration) {
 		}
 	}
 }
-

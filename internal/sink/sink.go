@@ -45,7 +45,7 @@ type Sink struct {
 	spans   []journal.Span
 	traceID string // current span of records, hex
 	spanID  string
-	ensured bool        // this call started the agent already
+	ensured bool         // this call started the agent already
 	lease   *state.Lease // the receiver's lease (Receiver), released at Close
 }
 
