@@ -100,6 +100,7 @@ func runWrapped(ctx context.Context, ios IOStreams, o *runOptions) wrap.Result {
 
 	span := planSpan(t, o.spanID)
 	childEnv, _ := runenv.Child(t.env, t.runID, append(span.childEnv(), o.extraEnv...)...)
+	childEnv = t.pointAtReceiver(name, childEnv) // receiver.go
 	path := o.path
 	var startErr error
 	if path == "" {

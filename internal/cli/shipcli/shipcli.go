@@ -126,7 +126,7 @@ func newRunCmd() *cobra.Command {
 		Short: "Be the agent: follow the journal until idle (started by gtrun; exits if one runs already)",
 		Args:  cobra.NoArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
-			if spawned && !journalExists() {
+			if spawned && !stateExists("journal") && !(handed && stateExists("shipper")) {
 				return nil // the state directory went away before we started
 			}
 			j, dir, err := paths()
@@ -163,8 +163,10 @@ func newRunCmd() *cobra.Command {
 	return cmd
 }
 
-func journalExists() bool {
-	p, err := state.Path("journal")
+// stateExists reports whether a subdirectory of the state directory is
+// there (a call with a receiver starts the agent before its first append).
+func stateExists(name string) bool {
+	p, err := state.Path(name)
 	if err != nil {
 		return false
 	}
