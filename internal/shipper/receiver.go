@@ -4,6 +4,7 @@ import (
 	"context"
 	"net"
 	"net/http"
+	"os"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -25,18 +26,22 @@ type Receiver struct {
 	handler http.Handler
 	log     func(format string, args ...any)
 
-	mu       sync.Mutex
-	ln       net.Listener
-	srv      *http.Server
-	closing  *state.Lock // held from Quiesce until Start or exit
-	failedAt time.Time
-	lastReq  atomic.Int64 // unix ns of the last request (ServeAlone's idle clock)
+	mu        sync.Mutex
+	ln        net.Listener
+	srv       *http.Server
+	closing   *state.Lock // held from Quiesce until Start or exit
+	failedAt  time.Time   // the last failed bind
+	firstFail time.Time   // the first of a row of failed binds
+	// retryEvery spaces binds of a held port; moveAfter is how long it may
+	// be held before the receiver takes a new one.
+	retryEvery, moveAfter time.Duration
+	lastReq               atomic.Int64 // unix ns of the last request (ServeAlone's idle clock)
 }
 
 // NewReceiver returns the receiver of the agent in dir serving handler.
 // ln is the socket the starting call bound (nil: bind the port on Start).
 func NewReceiver(dir string, handler http.Handler, ln net.Listener, logf func(string, ...any)) *Receiver {
-	r := &Receiver{dir: dir, log: logf}
+	r := &Receiver{dir: dir, log: logf, retryEvery: time.Second, moveAfter: 3 * time.Second}
 	r.lastReq.Store(time.Now().UnixNano())
 	r.handler = http.HandlerFunc(func(w http.ResponseWriter, q *http.Request) {
 		r.lastReq.Store(time.Now().UnixNano())
@@ -65,27 +70,34 @@ func (r *Receiver) Start() {
 		r.closing.Unlock()
 		r.closing = nil
 	}
-	if r.ln != nil || time.Since(r.failedAt) < time.Second {
+	if r.ln != nil || time.Since(r.failedAt) < r.retryEvery {
 		return
 	}
-	ln, err := Listen(r.dir)
+	// A port held for long is not a starting call's nor a lock loser's
+	// (those hand it over or serve it): another program has it, so the
+	// receiver moves to a new port, which the next calls read.
+	ln, err := Listen(r.dir, !r.firstFail.IsZero() && time.Since(r.firstFail) >= r.moveAfter)
 	if err != nil {
-		if r.failedAt.IsZero() {
+		if r.firstFail.IsZero() {
 			r.log("receiver: %v (trying again)", err)
+			r.firstFail = time.Now()
 		}
 		r.failedAt = time.Now()
 		return
 	}
-	r.failedAt = time.Time{}
+	r.failedAt, r.firstFail = time.Time{}, time.Time{}
 	r.serve(ln)
 }
 
 // Listen binds the receiver's port on 127.0.0.1, choosing and recording one
-// when the info file has none yet.
-func Listen(dir string) (net.Listener, error) {
+// when the info file has none yet (or, with fresh, always).
+func Listen(dir string, fresh bool) (net.Listener, error) {
 	info, err := state.ReadReceiver(dir)
 	if err != nil {
 		return nil, err
+	}
+	if fresh {
+		info.Port = 0
 	}
 	ln, err := net.Listen("tcp4", "127.0.0.1:"+strconv.Itoa(info.Port))
 	if err != nil {
@@ -119,6 +131,7 @@ func (r *Receiver) Quiesce() bool {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		r.srv.Shutdown(ctx)
 		cancel()
+		r.ln.Close() // Shutdown closes only a listener Serve has begun with
 		r.srv, r.ln = nil, nil
 	}
 	return true
@@ -139,6 +152,9 @@ func (r *Receiver) Listening() bool {
 func (r *Receiver) ServeAlone(idle time.Duration) {
 	for {
 		time.Sleep(pollEvery) // the idle clock's tick, not synchronisation
+		if _, err := os.Stat(state.LeasePath(r.dir)); err != nil {
+			return // the state directory is gone: no call can reach us
+		}
 		if time.Since(time.Unix(0, r.lastReq.Load())) >= idle && r.Quiesce() {
 			return
 		}
