@@ -25,7 +25,8 @@ func buildOtelproc(t *testing.T) string {
 
 // Several short-lived processes export the same series (same labels,
 // cumulative from 0, at exit) and their bd.call records through gtrun's
-// receiver, half of them while the backends are down: every record is in
+// receiver, half of them while the backends are down (refusing, then
+// black-holed): every record is in
 // VictoriaLogs once, with the sender's service.name and the call's run id,
 // and the counter and histogram in VictoriaMetrics are exact (not the last
 // process's value, not fewer for the outage).
@@ -47,9 +48,17 @@ func TestReceiverShortLivedExporters(t *testing.T) {
 	for i := 0; i < procs/2; i++ {
 		run(i)
 	}
+	// Down: refusing, then black-holed. A child exporting to a black hole
+	// itself would wait out its 2 s flush and print the error; through the
+	// receiver it is answered from the journal.
 	gl.Refuse()
 	gm.Refuse()
-	for i := procs / 2; i < procs; i++ {
+	for i := procs / 2; i < procs*3/4; i++ {
+		run(i)
+	}
+	gl.Hold()
+	gm.Hold()
+	for i := procs * 3 / 4; i < procs; i++ {
 		run(i)
 	}
 	gl.Pass()
