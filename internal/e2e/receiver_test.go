@@ -84,3 +84,32 @@ func TestReceiverShortLivedExporters(t *testing.T) {
 		t.Fatalf("series: %+v", s)
 	}
 }
+
+// The agent stops between two groups of exporters (the second group's
+// first call starts a new one, handing it the receiver's socket): the
+// records arrive once and increase() over the counter is exact across the
+// two agents' lifetimes.
+func TestReceiverAcrossAgentRestart(t *testing.T) {
+	e, vm, vl, gl, gm := gated(t)
+	e.set("GT_OTEL_METRIC_INTERVAL", "1s")
+	gl.Pass()
+	gm.Pass()
+	bin := buildOtelproc(t)
+	const per = 2
+	for i := 0; i < 6; i++ {
+		if i == 3 {
+			if r := e.run("", "shipper", "stop"); r.code != 0 {
+				t.Fatalf("stop: %+v", r)
+			}
+		}
+		r := e.with("GT_RUN", fmt.Sprintf("restart-%02d", i)).run("", bin, fmt.Sprint(per), "list")
+		if r.code != 0 || r.stderr != "" {
+			t.Fatalf("process %d: %+v", i, r)
+		}
+	}
+	if r := e.run("", "flush"); r.code != 0 {
+		t.Fatalf("flush: %+v", r)
+	}
+	vl.WaitCount(t, `_msg:"bd.call" AND "service.name":="gastown"`, 6*per, 30*time.Second)
+	vm.WaitValue(t, `sum(increase(gastown.bd.calls.total{service.name="gastown"}[1h]))`, 6*per, 30*time.Second)
+}
