@@ -42,6 +42,14 @@ func PointAtReceiver(list []string, r Receiver) []string {
 			if _, ok := e.Lookup(k); i < 2 || ok || base {
 				set[k] = r.Base + path
 			}
+			// The receiver speaks OTLP/HTTP only: a child told to use gRPC
+			// for the user's endpoint uses HTTP for the receiver.
+			if i == 2 && set[k] != "" {
+				pk := strings.TrimSuffix(k, "_ENDPOINT") + "_PROTOCOL"
+				if p, ok := e.Lookup(pk); ok && p == "grpc" || !ok && e.Get("OTEL_EXPORTER_OTLP_PROTOCOL") == "grpc" {
+					set[pk] = "http/protobuf"
+				}
+			}
 		}
 	}
 	point(r.Logs, "/v1/logs", "GT_OTEL_LOGS_URL", "BD_OTEL_LOGS_URL", "OTEL_EXPORTER_OTLP_LOGS_ENDPOINT")

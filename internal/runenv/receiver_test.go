@@ -38,13 +38,19 @@ func TestPointAtReceiver(t *testing.T) {
 }
 
 func TestPointAtReceiverBaseURL(t *testing.T) {
-	list := []string{"OTEL_EXPORTER_OTLP_ENDPOINT=http://collector:4318"}
+	list := []string{"OTEL_EXPORTER_OTLP_ENDPOINT=http://collector:4317", "OTEL_EXPORTER_OTLP_PROTOCOL=grpc"}
 	got := New(PointAtReceiver(list, Receiver{Base: "http://127.0.0.1:4000/tok", Logs: true, Metrics: true, Traces: true}))
 	if g := got.Get("OTEL_EXPORTER_OTLP_ENDPOINT"); g != "http://127.0.0.1:4000/tok" {
 		t.Errorf("base = %q", g)
 	}
 	if g := got.Get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"); g != "http://127.0.0.1:4000/tok/v1/traces" {
 		t.Errorf("traces = %q", g)
+	}
+	// gRPC for the user's collector; the receiver is OTLP/HTTP.
+	for _, k := range []string{"OTEL_EXPORTER_OTLP_LOGS_PROTOCOL", "OTEL_EXPORTER_OTLP_METRICS_PROTOCOL", "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL"} {
+		if g := got.Get(k); g != "http/protobuf" {
+			t.Errorf("%s = %q", k, g)
+		}
 	}
 }
 
