@@ -32,7 +32,7 @@ func buildOtelproc(t *testing.T) string {
 // process's value, not fewer for the outage).
 func TestReceiverShortLivedExporters(t *testing.T) {
 	e, vm, vl, gl, gm := gated(t)
-	e.set("GT_OTEL_METRIC_INTERVAL", "1s")
+	e.set("GT_OTEL_METRIC_INTERVAL", "1s", "GTRUN_RECEIVER", "1")
 	bin := buildOtelproc(t)
 	const procs, per = 8, 3
 	run := func(i int) {
@@ -91,7 +91,7 @@ func TestReceiverShortLivedExporters(t *testing.T) {
 // two agents' lifetimes.
 func TestReceiverAcrossAgentRestart(t *testing.T) {
 	e, vm, vl, gl, gm := gated(t)
-	e.set("GT_OTEL_METRIC_INTERVAL", "1s")
+	e.set("GT_OTEL_METRIC_INTERVAL", "1s", "GTRUN_RECEIVER", "1")
 	gl.Pass()
 	gm.Pass()
 	bin := buildOtelproc(t)
