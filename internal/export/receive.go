@@ -2,6 +2,7 @@ package export
 
 import (
 	"compress/gzip"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -13,6 +14,7 @@ import (
 	"sync"
 	"time"
 
+	"google.golang.org/protobuf/encoding/protowire"
 	"google.golang.org/protobuf/proto"
 
 	colllogs "go.opentelemetry.io/proto/otlp/collector/logs/v1"
@@ -78,7 +80,7 @@ func (h *Receive) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if h.Logf != nil {
 			h.Logf("receiver: %s %s: %v", r.Method, redactToken(r.URL.Path), err)
 		}
-		http.Error(w, err.Error(), status)
+		writeStatus(w, ct, status, err.Error())
 		return
 	}
 	var body []byte
@@ -89,6 +91,29 @@ func (h *Receive) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("Content-Type", ct)
 	w.WriteHeader(http.StatusOK)
+	w.Write(body)
+}
+
+// writeStatus answers a refusal as OTLP/HTTP says: a google.rpc.Status
+// (code 3 INVALID_ARGUMENT or 14 UNAVAILABLE, the message) in the request's
+// content type, written with protowire to spare a dependency.
+func writeStatus(w http.ResponseWriter, ct string, status int, msg string) {
+	code := int32(3)
+	if status == http.StatusServiceUnavailable {
+		code = 14
+	}
+	var body []byte
+	if ct == "application/json" {
+		body, _ = json.Marshal(map[string]any{"code": code, "message": msg})
+	} else {
+		ct = "application/x-protobuf"
+		body = protowire.AppendTag(body, 1, protowire.VarintType)
+		body = protowire.AppendVarint(body, uint64(code))
+		body = protowire.AppendTag(body, 2, protowire.BytesType)
+		body = protowire.AppendString(body, msg)
+	}
+	w.Header().Set("Content-Type", ct)
+	w.WriteHeader(status)
 	w.Write(body)
 }
 

@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"testing"
 
+	"google.golang.org/protobuf/encoding/protowire"
 	"google.golang.org/protobuf/proto"
 
 	colllogs "go.opentelemetry.io/proto/otlp/collector/logs/v1"
@@ -256,5 +257,10 @@ func TestReceiveRefusals(t *testing.T) {
 	}
 	if n := len(f.entries(t)); n != 0 {
 		t.Fatalf("%d entries journaled from refused requests", n)
+	}
+	// A refusal is a google.rpc.Status in the request's content type.
+	status, ct, resp := post(t, forged, "application/x-protobuf", body, false)
+	if num, _, n := protowire.ConsumeTag(resp); status != 403 || ct != "application/x-protobuf" || n < 0 || num != 1 {
+		t.Fatalf("refusal %d %q %x", status, ct, resp)
 	}
 }
