@@ -1,10 +1,11 @@
 package sink
 
 import (
-	"net"
+	"errors"
 	"os"
 	"path/filepath"
 	"strconv"
+	"syscall"
 	"time"
 
 	"github.com/gastown/gtrun/internal/journal"
@@ -24,10 +25,11 @@ const leaseWait = 50 * time.Millisecond
 // configured, or the receiver unavailable) leaves the child's environment
 // as it is: it then exports to the user's endpoints itself.
 //
-// Cost on the call's path: a shared lease (flock), two small reads, the
-// agent probe; with no agent running, a bind and the agent's start, which
-// the call would pay after the append anyway. The call never waits for
-// the agent: the child's connections wait in the socket's backlog.
+// Cost on the call's path: a shared lease (flock), a small read, a bind
+// that fails (the receiver holds the port), a stat; with nothing
+// listening, the bind succeeds and the call starts the agent with the
+// socket, which it would pay after the append anyway. The call never waits
+// for the agent: the child's connections wait in the socket's backlog.
 func (s *Sink) Receiver(bdshim bool) runenv.Receiver {
 	if !s.cfg.Enabled() {
 		return runenv.Receiver{}
@@ -56,38 +58,62 @@ func (s *Sink) Receiver(bdshim bool) runenv.Receiver {
 	}
 }
 
-// ensureReceiver returns the receiver's port and secret. With no agent
-// running it binds the port and starts the agent with the socket.
+// ensureReceiver returns the receiver's port and secret, making sure
+// something listens there: the call tries to bind the port itself. Held
+// (the usual case) means the receiver, or a call starting it, listens. Free
+// means nobody does (no agent, or one that is not serving: a flush's
+// one-drain agent, an older gtrun-shipper, one still starting): the call
+// keeps the socket and starts an agent with it, which becomes the agent or,
+// finding one, serves the socket alone until idle.
 func (s *Sink) ensureReceiver(dir string) (int, []byte, bool) {
 	info, err := state.ReadReceiver(dir)
 	if err != nil {
 		return 0, nil, false
 	}
-	if ShipperRunning() {
-		return info.Port, info.Key, info.Port != 0
-	}
-	ln, err := net.Listen("tcp4", "127.0.0.1:"+strconv.Itoa(info.Port))
+	f, port, err := bindLoopback(info.Port)
 	if err != nil {
-		// Held: another call is starting the agent right now (else a
-		// foreign program has the port: the agent moves to a new one).
-		return info.Port, info.Key, info.Port != 0
+		return info.Port, info.Key, info.Port != 0 && errors.Is(err, syscall.EADDRINUSE)
 	}
-	defer ln.Close() // the agent has its own copy
-	if p := ln.Addr().(*net.TCPAddr).Port; p != info.Port {
-		info.Port = p
+	defer f.Close() // the agent has its own copy
+	if port != info.Port {
+		info.Port = port
 		if state.WriteReceiver(dir, info) != nil {
 			return 0, nil, false
 		}
 	}
-	f, err := ln.(*net.TCPListener).File()
-	if err != nil {
-		return 0, nil, false
-	}
-	defer f.Close()
 	if s.spawnShipper(f) {
 		s.ensured = true // the append need not start another
 	}
-	return info.Port, info.Key, true
+	return port, info.Key, true
+}
+
+// bindLoopback binds and listens on 127.0.0.1:port (0: any), with raw
+// system calls: a bind that fails, the usual case, costs three of them.
+func bindLoopback(port int) (*os.File, int, error) {
+	syscall.ForkLock.RLock() // no child may inherit it before close-on-exec
+	fd, err := syscall.Socket(syscall.AF_INET, syscall.SOCK_STREAM, 0)
+	if err == nil {
+		syscall.CloseOnExec(fd)
+	}
+	syscall.ForkLock.RUnlock()
+	if err != nil {
+		return nil, 0, err
+	}
+	syscall.SetsockoptInt(fd, syscall.SOL_SOCKET, syscall.SO_REUSEADDR, 1)
+	if err = syscall.Bind(fd, &syscall.SockaddrInet4{Port: port, Addr: [4]byte{127, 0, 0, 1}}); err == nil {
+		err = syscall.Listen(fd, syscall.SOMAXCONN) // children's connections wait here
+	}
+	if err == nil && port == 0 {
+		var sa syscall.Sockaddr
+		if sa, err = syscall.Getsockname(fd); err == nil {
+			port = sa.(*syscall.SockaddrInet4).Port
+		}
+	}
+	if err != nil {
+		syscall.Close(fd)
+		return nil, 0, err
+	}
+	return os.NewFile(uintptr(fd), "receiver"), port, nil
 }
 
 // writeDest leaves the call's destination where the receiver finds it by
