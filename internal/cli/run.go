@@ -97,6 +97,7 @@ func runWrapped(ctx context.Context, ios IOStreams, o *runOptions) wrap.Result {
 		extra = append(extra, selfreport.Marker+"="+p.name)
 	}
 	childEnv, _ := runenv.Child(t.env, t.runID, extra...)
+	childEnv = t.pointAtReceiver(p, childEnv) // receiver.go
 	start := time.Now()
 	var res wrap.Result
 	startErr := p.startErr
@@ -165,7 +166,7 @@ func planCall(t *telemetry, ios IOStreams, o *runOptions) callPlan {
 	p.rules = rules
 	switch {
 	case p.name == "gt":
-		if p.startErr == nil && selfreport.Gt(p.path, t.env.Get) {
+		if p.startErr == nil && selfreport.Gt(p.path, t.receiverGetenv) {
 			p.rules, p.reporter = nil, true
 		}
 	case t.env.Get(selfreport.Marker) != "":

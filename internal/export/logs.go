@@ -80,6 +80,19 @@ func (c *Client) records(entries []*journal.Entry, idx [][]int) []sdklog.Record 
 
 // Logs exports the selected records (idx[i] indexes entries[i].Records).
 func (c *Client) Logs(ctx context.Context, url string, headers map[string]string, entries []*journal.Entry, idx [][]int) error {
+	entries, idx, raw := split(entries, idx, func(e *journal.Entry) int { return len(e.Records) },
+		func(e *journal.Entry) [][]byte { return e.OTLPLogs })
+	// Received requests first: if the second request fails the batch is
+	// sent again, and the received part is then a duplicate (a window of
+	// one round trip, as the agent's other duplicates).
+	if len(raw) > 0 {
+		if err := c.postOTLP(ctx, url, headers, raw); err != nil {
+			return err
+		}
+	}
+	if len(entries) == 0 {
+		return nil
+	}
 	le, err := c.logExporter(url, headers)
 	if err != nil {
 		return err

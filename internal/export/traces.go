@@ -21,6 +21,16 @@ import (
 // after, so spans are built whole (tracetest.SpanStub) instead of through
 // a live tracer.
 func (c *Client) Spans(ctx context.Context, url string, headers map[string]string, entries []*journal.Entry, idx [][]int) error {
+	entries, idx, raw := split(entries, idx, func(e *journal.Entry) int { return len(e.Spans) },
+		func(e *journal.Entry) [][]byte { return e.OTLPSpans })
+	if len(raw) > 0 { // received requests first, as Logs
+		if err := c.postOTLP(ctx, url, headers, raw); err != nil {
+			return err
+		}
+	}
+	if len(entries) == 0 {
+		return nil
+	}
 	te, err := c.traceExporter(url, headers)
 	if err != nil {
 		return err

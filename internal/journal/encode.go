@@ -15,7 +15,12 @@ import (
 // agent) stays encoding/json; TestEncodeMatchesJSON keeps them in step.
 
 // Encode returns the entry's payload (JSON).
-func (e *Entry) Encode() ([]byte, error) { return e.appendJSON(make([]byte, 0, e.sizeHint())), nil }
+func (e *Entry) Encode() ([]byte, error) {
+	if e.Received() {
+		return e.encodeReceived()
+	}
+	return e.appendJSON(make([]byte, 0, e.sizeHint())), nil
+}
 
 // sizeHint is about the encoded size, so that agent-log's large entries
 // are written without growing (and copying) the buffer over and over.

@@ -24,6 +24,11 @@ type Entry struct {
 	Work    [][2]string `json:"work,omitempty"`
 	Records []Record    `json:"recs,omitempty"`
 	Spans   []Span      `json:"spans,omitempty"`
+	// Received through the agent's OTLP receiver (received.go): OTLP
+	// protobuf export requests, and metric samples.
+	OTLPLogs  [][]byte `json:"otlp_logs,omitempty"`
+	OTLPSpans [][]byte `json:"otlp_spans,omitempty"`
+	Samples   []Sample `json:"samples,omitempty"`
 }
 
 // Dest names the OTLP/HTTP endpoints of an entry ("" = not exported).

@@ -154,10 +154,13 @@ func countWanted(j *journal.Journal, sg journal.Segment, from int64, f *follower
 		}
 		for _, fr := range c.Frames {
 			if e, err := journal.Decode(fr.Payload); err == nil && f.wants(e) {
-				if f.kind == KindTraces {
-					n += int64(len(e.Spans))
-				} else {
-					n += int64(len(e.Records))
+				switch f.kind { // received OTLP requests and samples included
+				case KindTraces:
+					n += int64(e.SpanItems())
+				case KindLogs:
+					n += int64(e.LogItems())
+				default:
+					n += int64(len(e.Records) + len(e.Samples))
 				}
 			}
 		}

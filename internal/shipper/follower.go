@@ -105,11 +105,11 @@ func (f *follower) seg(name string) *segState {
 func (f *follower) wants(e *journal.Entry) bool {
 	switch f.kind {
 	case KindLogs:
-		return e.Dest.Logs == f.url && sameHeaders(e.Dest.Headers, f.headers) && len(e.Records) > 0
+		return e.Dest.Logs == f.url && sameHeaders(e.Dest.Headers, f.headers) && e.LogItems() > 0
 	case KindMetrics:
-		return e.Dest.Metrics == f.url && sameHeaders(e.Dest.Headers, f.headers) && len(e.Records) > 0
+		return e.Dest.Metrics == f.url && sameHeaders(e.Dest.Headers, f.headers) && len(e.Records)+len(e.Samples) > 0
 	case KindTraces:
-		return e.Dest.Traces == f.url && sameHeaders(e.Dest.Headers, f.headers) && len(e.Spans) > 0
+		return e.Dest.Traces == f.url && sameHeaders(e.Dest.Headers, f.headers) && e.SpanItems() > 0
 	}
 	return false
 }

@@ -2,11 +2,13 @@ package shipper
 
 import (
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/gastown/gtrun/internal/catalog"
 	"github.com/gastown/gtrun/internal/event"
+	"github.com/gastown/gtrun/internal/journal"
 )
 
 // The metrics of one metrics endpoint are derived here, by the one agent,
@@ -40,6 +42,15 @@ type Point struct {
 	Counts    []uint64 // histogram buckets (len(HistogramBounds)+1)
 	Sum       float64
 	Count     uint64
+	// A series received from another program (merge.go) keeps its own
+	// resource, scope, unit and bucket bounds; nil Resource: the agent's.
+	Resource    [][2]string
+	Scope       string
+	ScopeVer    string
+	Unit        string
+	Bounds      []float64 // nil: HistogramBounds
+	Gauge       bool
+	NonMonotone bool
 }
 
 // HistogramBounds are the explicit bucket bounds of the *_duration_ms
@@ -55,14 +66,16 @@ type series struct {
 	counts []uint64
 	sum    float64
 	count  uint64
+	recv   *journal.Sample // a received series: its identity (resource, scope, bounds…)
 }
 
 // pendingInc is an increment read from the journal and not yet in a
 // snapshot.
 type pendingInc struct {
-	t    time.Time
-	inc  catalog.Increment
-	mark *mark
+	t      time.Time
+	inc    catalog.Increment
+	sample *journal.Sample // a received sample instead of inc
+	mark   *mark
 }
 
 // snapshot is the samples of one tick plus the journal frames whose last
@@ -102,12 +115,30 @@ func (m *meter) add(r event.Record, now time.Time, mk *mark) int {
 		t = now
 	}
 	for _, inc := range incs {
-		i := sort.Search(len(m.pending), func(i int) bool { return m.pending[i].t.After(t) })
-		m.pending = append(m.pending, pendingInc{})
-		copy(m.pending[i+1:], m.pending[i:])
-		m.pending[i] = pendingInc{t: t, inc: inc, mark: mk}
+		m.insert(pendingInc{t: t, inc: inc, mark: mk})
 	}
 	return len(incs)
+}
+
+// addSample takes a received sample (merge.go), counted at its own time
+// clamped as add's records are.
+func (m *meter) addSample(smp *journal.Sample, now time.Time, mk *mark) {
+	t := time.Unix(0, smp.Time)
+	if t.Before(now.Add(-m.horizon)) {
+		t = now.Add(-m.horizon)
+	}
+	if t.After(now) {
+		t = now
+	}
+	m.insert(pendingInc{t: t, sample: smp, mark: mk})
+}
+
+// insert keeps pending in time order (stable for equal times).
+func (m *meter) insert(p pendingInc) {
+	i := sort.Search(len(m.pending), func(i int) bool { return m.pending[i].t.After(p.t) })
+	m.pending = append(m.pending, pendingInc{})
+	copy(m.pending[i+1:], m.pending[i:])
+	m.pending[i] = p
 }
 
 func (m *meter) gridCeil(t time.Time) time.Time {
@@ -160,6 +191,12 @@ func (m *meter) tick(t time.Time) {
 	n := 0
 	for n < len(m.pending) && !m.pending[n].t.After(t) {
 		p := m.pending[n]
+		if p.sample != nil {
+			m.applySample(p.sample, t, &snap)
+			snap.marks = append(snap.marks, p.mark)
+			n++
+			continue
+		}
 		s := m.seriesFor(p.inc, t, &snap)
 		if s.hist {
 			s.counts[bucketOf(p.inc.Value)]++
@@ -208,7 +245,66 @@ func (s *series) point(t time.Time) Point {
 	if s.hist {
 		p.Counts = append([]uint64(nil), s.counts...)
 	}
+	if r := s.recv; r != nil {
+		p.Resource, p.Scope, p.ScopeVer, p.Unit, p.Bounds = r.Resource, r.Scope, r.ScopeVer, r.Unit, r.Bounds
+		p.Gauge, p.NonMonotone = r.Kind == "gauge", r.NonMonotone
+	}
 	return p
+}
+
+// applySample adds a received increment to its series (a gauge takes the
+// value), creating the series as seriesFor does; a gauge has no 0 sample.
+func (m *meter) applySample(smp *journal.Sample, t time.Time, snap *snapshot) {
+	k := SampleKey(smp)
+	s := m.series[k]
+	if s == nil {
+		labels := make(map[string]string, len(smp.Labels))
+		for _, kv := range smp.Labels {
+			labels[kv[0]] = kv[1]
+		}
+		s = &series{metric: smp.Metric, labels: labels, hist: smp.Kind == "hist", recv: smp, start: t}
+		if s.hist {
+			s.counts = make([]uint64, len(smp.Counts))
+		}
+		if smp.Kind != "gauge" {
+			zero := t.Add(-m.interval)
+			if !zero.After(m.last) {
+				zero = m.last.Add(t.Sub(m.last) / 2)
+			}
+			s.start = zero
+			snap.points = append(snap.points, s.point(zero))
+		}
+		m.series[k] = s
+		m.keys = append(m.keys, k)
+	}
+	switch {
+	case smp.Kind == "gauge":
+		s.value = smp.Value
+	case s.hist && len(smp.Counts) == len(s.counts):
+		for i, c := range smp.Counts {
+			s.counts[i] += c
+		}
+		s.sum += smp.Sum
+		s.count += smp.Count
+	case !s.hist:
+		s.value += smp.Value
+	}
+}
+
+// SampleKey is a received series' identity: everything but the value.
+func SampleKey(smp *journal.Sample) string {
+	var b strings.Builder
+	b.WriteString("\x02" + smp.Kind + "\x00" + smp.Metric + "\x00" + smp.Unit + "\x00" + smp.Scope + "\x00" + smp.ScopeVer)
+	for _, kv := range smp.Labels {
+		b.WriteString("\x00l" + kv[0] + "=" + kv[1])
+	}
+	for _, kv := range smp.Resource {
+		b.WriteString("\x00r" + kv[0] + "=" + kv[1])
+	}
+	for _, f := range smp.Bounds {
+		b.WriteString("\x00b" + strconv.FormatFloat(f, 'g', -1, 64))
+	}
+	return b.String()
 }
 
 func bucketOf(v float64) int {

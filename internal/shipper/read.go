@@ -134,19 +134,23 @@ func (s *Shipper) take(f *follower, st *segState, fr journal.Frame) {
 	}
 	switch f.kind {
 	case KindLogs:
-		for i := range e.Records {
+		for i := range e.LogItems() { // records, then received OTLP requests
 			f.batch = append(f.batch, item{entry: e, index: i, mark: mk})
 		}
-		mk.left = len(e.Records)
+		mk.left = e.LogItems()
 	case KindTraces:
-		for i := range e.Spans {
+		for i := range e.SpanItems() {
 			f.batch = append(f.batch, item{entry: e, index: i, mark: mk})
 		}
-		mk.left = len(e.Spans)
+		mk.left = e.SpanItems()
 	case KindMetrics:
 		now := s.o.Clock()
 		for _, r := range e.Records {
 			mk.left += f.meter.add(r.Event(), now, mk)
+		}
+		for i := range e.Samples { // received (merge.go)
+			f.meter.addSample(&e.Samples[i], now, mk)
+			mk.left++
 		}
 	}
 }

@@ -69,6 +69,9 @@ type Options struct {
 	DeadAge        time.Duration
 	UnreachableAge time.Duration
 	MaxRetryAfter  time.Duration
+	// Receiver is the loopback OTLP receiver (receiver.go); nil: none. It
+	// stays open while calls hold leases, so the agent is never idle then.
+	Receiver *Receiver
 }
 
 func (o *Options) defaults() {
@@ -222,7 +225,7 @@ func (s *Shipper) runLocked(ctx context.Context, lk *state.Lock) error {
 		if s.exiting && s.allDelivered() {
 			return s.finish()
 		}
-		if !s.exiting && drain == nil && s.idleFor() >= s.o.Idle && s.allDelivered() {
+		if !s.exiting && drain == nil && s.idleFor() >= s.o.Idle && s.allDelivered() && s.receiverQuiet() {
 			s.exiting = true
 			s.finalSnapshots()
 		}
@@ -279,9 +282,15 @@ func holds(lk *state.Lock, dir string) bool {
 	return err == nil && os.SameFile(mine, now)
 }
 
+// receiverQuiet closes the receiver unless a call holds a lease on it.
+func (s *Shipper) receiverQuiet() bool { return s.o.Receiver == nil || s.o.Receiver.Quiesce() }
+
 // step is one pass: list, seal, read, tick the meters, serve requests,
 // deliver, clean up, save.
 func (s *Shipper) step() {
+	if s.o.Receiver != nil && !s.exiting && !s.o.Drain && !s.o.Receiver.Listening() {
+		s.o.Receiver.Start() // (again, after an exit that new entries called off)
+	}
 	segs, err := s.o.Journal.Segments()
 	if err != nil {
 		s.logf("journal: %v", err)

@@ -57,20 +57,31 @@ func ShipperRunning() bool {
 // append, and the agent re-checks the journal after releasing its lock,
 // so an entry is never left behind by an agent that was just exiting.
 func (s *Sink) ensureShipper() {
-	if ShipperRunning() {
+	if s.ensured || ShipperRunning() {
 		return
 	}
+	s.spawnShipper(nil)
+}
+
+// spawnShipper starts the agent, detached; ln, when not nil, is the
+// receiver's bound socket, handed over as descriptor 3.
+func (s *Sink) spawnShipper(ln *os.File) bool {
 	path, err := ShipperPath()
 	if err != nil {
 		s.problems = append(s.problems, err.Error())
-		return
+		return false
 	}
 	cmd := exec.Command(path, "run", "--spawned")
+	if ln != nil {
+		cmd.Args = append(cmd.Args, "--listener")
+		cmd.ExtraFiles = []*os.File{ln}
+	}
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true} // survives the caller's terminal and signals
 	if err := cmd.Start(); err != nil {
 		s.problems = append(s.problems, "cannot start "+ShipperName+": "+err.Error())
-		return
+		return false
 	}
 	// Reap it if this process lives longer than the agent (agent-log, session-run).
 	go cmd.Wait()
+	return true
 }

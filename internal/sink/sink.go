@@ -45,7 +45,8 @@ type Sink struct {
 	spans   []journal.Span
 	traceID string // current span of records, hex
 	spanID  string
-	ensured bool
+	ensured bool         // this call started the agent already
+	lease   *state.Lease // the receiver's lease (Receiver), released at Close
 }
 
 // New returns a sink for cfg. problems are the configuration problems
@@ -131,5 +132,9 @@ func (s *Sink) Close() {
 	if err := s.Commit(); err != nil {
 		s.problems = append(s.problems, fmt.Sprintf("telemetry not recorded: %v", err))
 	}
+	s.mu.Lock()
+	s.lease.Release() // after the append: the agent finds it before it may exit
+	s.lease = nil
+	s.mu.Unlock()
 	notify(s.warn, s.problems, time.Now())
 }

@@ -160,12 +160,13 @@ func TryLock(path string) (*Lock, error) {
 // not see each other as the holder, and the holder-to-be only waits a
 // moment (it retries).
 func Held(path string) (bool, error) {
-	f, err := openLock(path)
+	// Raw descriptors: an *os.File's set-up costs a call more than the open.
+	fd, err := syscall.Open(path, syscall.O_RDWR|syscall.O_CREAT|syscall.O_CLOEXEC, 0o600)
 	if err != nil {
-		return false, err
+		return false, &os.PathError{Op: "open", Path: path, Err: err}
 	}
-	defer f.Close()
-	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_SH|syscall.LOCK_NB); err != nil {
+	defer syscall.Close(fd)
+	if err := syscall.Flock(fd, syscall.LOCK_SH|syscall.LOCK_NB); err != nil {
 		if err == syscall.EWOULDBLOCK {
 			return true, nil
 		}

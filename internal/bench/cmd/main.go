@@ -60,6 +60,8 @@ func main() {
 	scen := []scenario{
 		{"no backend configured", nil},
 		{"backends up (VM+VL+Jaeger)", urls(vl.url+"/insert/opentelemetry/v1/logs", vm.url+"/opentelemetry/api/v1/push", jaegerOTLP)},
+		// The receiver's cost on the call (issue 19): the same, the child pointed at it.
+		{"backends up, GTRUN_RECEIVER=1", append(urls(vl.url+"/insert/opentelemetry/v1/logs", vm.url+"/opentelemetry/api/v1/push", jaegerOTLP), "GTRUN_RECEIVER=1")},
 		{"backend refusing connections", urls("http://"+refused+"/v1/logs", "http://"+refused+"/v1/metrics", "http://"+refused+"/v1/traces")},
 		{"backend black-holed", urls("http://"+hole+"/v1/logs", "http://"+hole+"/v1/metrics", "http://"+hole+"/v1/traces")},
 	}

@@ -179,13 +179,13 @@ func (l *capLog) Write(p []byte) (int, error) {
 }
 
 func newRunCmd() *cobra.Command {
-	var spawned bool
+	var spawned, handed bool
 	cmd := &cobra.Command{
 		Use:   "run",
 		Short: "Be the agent: follow the journal until idle (started by gtrun; exits if one runs already)",
 		Args:  cobra.NoArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
-			if spawned && !journalExists() {
+			if spawned && !stateExists("journal") && !(handed && stateExists("shipper")) {
 				return nil // the state directory went away before we started
 			}
 			j, dir, err := paths()
@@ -195,7 +195,17 @@ func newRunCmd() *cobra.Command {
 			logw := openLog(dir)
 			ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP)
 			defer stop()
-			err = shipper.New(options(j, dir, logw)).Run(ctx)
+			o := options(j, dir, logw)
+			rh := receiveHandler(j, dir, logw)
+			ln := handedListener(handed)
+			o.Receiver = shipper.NewReceiver(dir, rh, ln, rh.Logf)
+			err = shipper.New(o).Run(ctx)
+			if errors.Is(err, shipper.ErrRunning) && ln != nil {
+				// Another agent took the lock first: the socket this one
+				// was handed may hold a child's connection; serve it.
+				o.Receiver.ServeAlone(o.Idle)
+				return nil
+			}
 			if errors.Is(err, shipper.ErrRunning) || errors.Is(err, shipper.ErrLockLost) {
 				return nil // nothing to report to a detached process's stderr
 			}
@@ -207,11 +217,15 @@ func newRunCmd() *cobra.Command {
 	// temporary one, most often): then the agent must not create it anew.
 	cmd.Flags().BoolVar(&spawned, "spawned", false, "started by a call: exit if the journal is gone")
 	cmd.Flags().MarkHidden("spawned")
+	cmd.Flags().BoolVar(&handed, "listener", false, "descriptor 3 is the receiver's socket, bound by the call")
+	cmd.Flags().MarkHidden("listener")
 	return cmd
 }
 
-func journalExists() bool {
-	p, err := state.Path("journal")
+// stateExists reports whether a subdirectory of the state directory is
+// there (a call with a receiver starts the agent before its first append).
+func stateExists(name string) bool {
+	p, err := state.Path(name)
 	if err != nil {
 		return false
 	}
