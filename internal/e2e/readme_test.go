@@ -69,17 +69,25 @@ func TestReadmeUseVerbatim(t *testing.T) {
 			}
 			k, v, _ := strings.Cut(strings.TrimPrefix(want, "export "), "=")
 			e.set(k, v)
+		case line == "make down":
+			checkReadmeRun(t, e, work) // what the commands recorded, before the servers stop
+			sh(t, e, repo(t), line)
 		case strings.HasPrefix(line, "make "):
 			printed = strings.Split(sh(t, e, repo(t), line), "\n")
 		default:
 			sh(t, e, work, strings.ReplaceAll(line, "RUN_ID", "readme-run"))
 		}
 	}
+}
+
+// checkReadmeRun: the run the README's commands made is in VictoriaLogs.
+func checkReadmeRun(t *testing.T, e *env, work string) {
 	vl := &backendtest.VL{URL: strings.TrimSuffix(e.vars["GT_OTEL_LOGS_URL"], "/insert/opentelemetry/v1/logs")}
-	recs := vl.Query(t, `"run.id":="readme-run"`)
+	vl.Flush(t)
+	got := countByMsg(vl.Query(t, `"run.id":="readme-run"`))
 	for _, want := range []string{"bd.call", "cmd.call", "sling", "session.start", "session.stop", "prompt.send", "agent.instantiate"} {
-		if countByMsg(recs)[want] == 0 {
-			t.Errorf("no %s recorded by the README's commands: %v", want, countByMsg(recs))
+		if got[want] == 0 {
+			t.Errorf("no %s recorded by the README's commands: %v", want, got)
 		}
 	}
 	if _, err := os.Stat(filepath.Join(work, "gtrun-trace-readme-run.html")); err != nil {

@@ -134,9 +134,7 @@ func NewTraceCmd(ios cli.IOStreams) *cobra.Command {
 			}
 			seen := -1
 			for {
-				ctx, cancel := context.WithTimeout(c.Context(), 15*time.Second)
-				recs, err := logsq.Run(ctx, base, id)
-				cancel()
+				recs, err := fetchRun(c.Context(), base, id, seen < 0 && !follow)
 				if err != nil {
 					return backendErr("trace", err)
 				}
@@ -181,6 +179,30 @@ func NewTraceCmd(ios cli.IOStreams) *cobra.Command {
 }
 
 const htmlDefault = "gtrun-trace-RUN_ID.html"
+
+// recordedWait is how long trace waits for a run it finds empty: records a
+// call made a moment ago are still on their way (the agent ships within
+// ~100 ms, VictoriaLogs shows them about a second after it takes them).
+const recordedWait = 5 * time.Second
+
+// fetchRun reads a run's records; wait: an empty answer is asked again
+// until recordedWait has passed.
+func fetchRun(parent context.Context, base, id string, wait bool) ([]map[string]string, error) {
+	deadline := time.Now().Add(recordedWait)
+	for {
+		ctx, cancel := context.WithTimeout(parent, 15*time.Second)
+		recs, err := logsq.Run(ctx, base, id)
+		cancel()
+		if err != nil || len(recs) > 0 || !wait || time.Now().After(deadline) {
+			return recs, err
+		}
+		select {
+		case <-parent.Done():
+			return recs, nil
+		case <-time.After(250 * time.Millisecond): // polling the backend with a deadline
+		}
+	}
+}
 
 // writeHTML writes the page to file ("" for the default name, "-" for stdout).
 func writeHTML(ios cli.IOStreams, run runview.Run, file string) error {
