@@ -16,7 +16,6 @@ import (
 	"net/http"
 	"os"
 	"runtime"
-	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -30,6 +29,8 @@ import (
 	"go.opentelemetry.io/otel/sdk/resource"
 	collogs "go.opentelemetry.io/proto/otlp/collector/logs/v1"
 	"google.golang.org/protobuf/proto"
+
+	"github.com/gastown/gtrun/internal/shipper"
 )
 
 // Client sends to any number of endpoints; it caches one exporter per
@@ -225,20 +226,6 @@ func shortErr(err error) string {
 	return err.Error()
 }
 
-func endpointKey(url string, headers map[string]string) string {
-	keys := make([]string, 0, len(headers))
-	for k := range headers {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	var b strings.Builder
-	b.WriteString(url)
-	for _, k := range keys {
-		b.WriteString("\x00" + k + "=" + headers[k])
-	}
-	return b.String()
-}
-
 func (c *Client) transport() *statusTransport { return &statusTransport{base: c.http.Transport} }
 
 // endpoint is one cached exporter and the transport that saw its answers.
@@ -252,7 +239,7 @@ type endpoint[E any] struct {
 func cached[E any](c *Client, m map[string]*endpoint[E], url string, headers map[string]string, newExp func(*http.Client) (E, error)) (*endpoint[E], error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	k := endpointKey(url, headers)
+	k := shipper.Identity(url, headers)
 	if e := m[k]; e != nil {
 		return e, nil
 	}

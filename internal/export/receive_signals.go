@@ -118,23 +118,13 @@ func (h *Receive) logs(e *journal.Entry, cc runenv.CallContext, body []byte, ct 
 		res := ensureResource(&rl.Resource)
 		addMissing(&res.Attributes, [2]string{"gt.run_id", cc.RunID})
 		for _, sl := range rl.ScopeLogs {
-			kept := sl.LogRecords[:0]
-			for _, r := range sl.LogRecords {
-				if !p.Log(cc, res, r) {
-					continue
-				}
-				addMissing(&r.Attributes, append([][2]string{{"run.id", cc.RunID}}, cc.Work...)...)
-				kept = append(kept, r)
-			}
-			sl.LogRecords = kept
-			n += len(kept)
+			sl.LogRecords = kept(sl.LogRecords, cc, func(r *logspb.LogRecord) bool { return p.Log(cc, res, r) },
+				func(r *logspb.LogRecord) *[]*commonpb.KeyValue { return &r.Attributes })
+			n += len(sl.LogRecords)
 		}
 	}
-	if n == 0 {
-		return nil
-	}
-	b, err := proto.Marshal(&req)
-	if err != nil {
+	b, err := marshalSome(n, &req)
+	if b == nil {
 		return err
 	}
 	e.OTLPLogs = [][]byte{b}
@@ -155,27 +145,40 @@ func (h *Receive) traces(e *journal.Entry, cc runenv.CallContext, body []byte, c
 		res := ensureResource(&rs.Resource)
 		addMissing(&res.Attributes, [2]string{"gt.run_id", cc.RunID})
 		for _, ss := range rs.ScopeSpans {
-			kept := ss.Spans[:0]
-			for _, s := range ss.Spans {
-				if !p.Span(cc, res, s) {
-					continue
-				}
-				addMissing(&s.Attributes, append([][2]string{{"run.id", cc.RunID}}, cc.Work...)...)
-				kept = append(kept, s)
-			}
-			ss.Spans = kept
-			n += len(kept)
+			ss.Spans = kept(ss.Spans, cc, func(sp *tracepb.Span) bool { return p.Span(cc, res, sp) },
+				func(sp *tracepb.Span) *[]*commonpb.KeyValue { return &sp.Attributes })
+			n += len(ss.Spans)
 		}
 	}
-	if n == 0 {
-		return nil
-	}
-	b, err := proto.Marshal(&req)
-	if err != nil {
+	b, err := marshalSome(n, &req)
+	if b == nil {
 		return err
 	}
 	e.OTLPSpans = [][]byte{b}
 	return h.append(e)
+}
+
+// kept filters items by the policy and adds the call's run id and work
+// context where the sender did not set them (logs and spans alike).
+func kept[T any](items []T, cc runenv.CallContext, keep func(T) bool, attrs func(T) *[]*commonpb.KeyValue) []T {
+	out := items[:0]
+	for _, it := range items {
+		if !keep(it) {
+			continue
+		}
+		addMissing(attrs(it), append([][2]string{{"run.id", cc.RunID}}, cc.Work...)...)
+		out = append(out, it)
+	}
+	return out
+}
+
+// marshalSome encodes a request that still holds n items; nil, nil when
+// the policy left none (nothing to journal).
+func marshalSome(n int, m proto.Message) ([]byte, error) {
+	if n == 0 {
+		return nil, nil
+	}
+	return proto.Marshal(m)
 }
 
 func ensureResource(r **resourcepb.Resource) *resourcepb.Resource {

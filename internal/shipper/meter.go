@@ -222,7 +222,7 @@ func (m *meter) tick(t time.Time) {
 // seriesFor returns the series of inc, creating it with its 0 sample just
 // before t (one interval before, but after anything sent earlier).
 func (m *meter) seriesFor(inc catalog.Increment, t time.Time, snap *snapshot) *series {
-	k := seriesKey(inc.Metric, inc.Labels)
+	k := Identity(inc.Metric, inc.Labels)
 	if s := m.series[k]; s != nil {
 		return s
 	}
@@ -312,16 +312,19 @@ func bucketOf(v float64) int {
 	return sort.SearchFloat64s(HistogramBounds, v)
 }
 
-func seriesKey(metric string, labels map[string]string) string {
-	keys := make([]string, 0, len(labels))
-	for k := range labels {
+// Identity is the key of a name with key=value pairs, in sorted key
+// order: a metric series (name and labels) here, an endpoint (URL and
+// headers) in export's exporter cache — one identity rule for both.
+func Identity(name string, kv map[string]string) string {
+	keys := make([]string, 0, len(kv))
+	for k := range kv {
 		keys = append(keys, k)
 	}
 	sort.Strings(keys)
 	var b strings.Builder
-	b.WriteString(metric)
+	b.WriteString(name)
 	for _, k := range keys {
-		b.WriteString("\x00" + k + "=" + labels[k])
+		b.WriteString("\x00" + k + "=" + kv[k])
 	}
 	return b.String()
 }
