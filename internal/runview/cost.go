@@ -159,77 +159,19 @@ var costKeyTitle = map[string]string{"run": "RUN", "bead": "BEAD", "role": "ROLE
 func RenderCost(w io.Writer, rep CostReport, o Options) {
 	rep = safeCost(rep)
 	width := max(o.Width, 60)
-	wall := rep.By == "run" || rep.By == "bead"
-	title := costKeyTitle[rep.By]
-	if title == "" {
-		title = strings.ToUpper(rep.By)
-	}
-	head := "cost by " + rep.By
-	switch {
-	case strings.HasPrefix(rep.Since, "since "):
-		head += " · " + rep.Since
-	case rep.Since != "all time":
-		head += " · last " + rep.Since
-	}
-	if rep.Run != "" {
-		head += " · run " + rep.Run
-	}
 	c := func(code, s string) string {
 		if o.Color {
 			return code + s + reset
 		}
 		return s
 	}
-	fmt.Fprintln(w, c(bold, trim(fit(head, width))))
+	fmt.Fprintln(w, c(bold, trim(fit(costHead(rep), width))))
 	if len(rep.Rows) == 0 {
 		fmt.Fprintln(w, "no records")
 		return
 	}
 	all := append(append([]CostRow{}, rep.Rows...), rep.Total)
-	var table [][]string
-	var heads []string
-	var keyW int
-	for _, compactNums := range []bool{false, true} {
-		num := func(n int64) string { return strconv.FormatInt(n, 10) }
-		heads = []string{title, "RESP", "INPUT", "OUTPUT", "CACHE READ", "CACHE WRITE", "COST", "CALLS", "ERRORS"}
-		if compactNums {
-			num = compact
-			heads = []string{title, "RESP", "IN", "OUT", "C.READ", "C.WRITE", "COST", "CALLS", "ERR"}
-		}
-		if wall {
-			heads = append(heads, "WALL")
-		}
-		table = table[:0]
-		for i, r := range all {
-			key := r.Key
-			if i == len(all)-1 {
-				key = "TOTAL"
-			} else if key == "" {
-				key = "(none)"
-			}
-			cells := []string{key, num(r.Responses), num(r.Input), num(r.Output), num(r.CacheRead), num(r.CacheWrite),
-				costCell(r.CostUSD, r.Unpriced, r.Responses), num(r.Calls), num(r.Errors)}
-			if wall {
-				cells = append(cells, wallDur(r.Wall()))
-			}
-			table = append(table, cells)
-		}
-		rest := 0 // the width of every column but the key's, with gaps
-		for col := 1; col < len(heads); col++ {
-			rest += 2 + colWidth(heads, table, col)
-		}
-		natural := colWidth(heads, table, 0)
-		keyW = min(natural, max(width-rest, 8))
-		// Exact numbers while the key keeps a readable width.
-		if min(natural, 16)+rest <= width || compactNums {
-			break
-		}
-	}
-	widths := make([]int, len(heads))
-	widths[0] = keyW
-	for col := 1; col < len(heads); col++ {
-		widths[col] = colWidth(heads, table, col)
-	}
+	heads, table, widths := costTable(rep, all, width)
 	line := func(cells []string) string {
 		var b strings.Builder
 		for i, s := range cells {
@@ -264,6 +206,88 @@ func RenderCost(w io.Writer, rep CostReport, o Options) {
 			fmt.Fprintln(w, l)
 		}
 	}
+}
+
+// costHead is the report's title line: grouping, period, run.
+func costHead(rep CostReport) string {
+	head := "cost by " + rep.By
+	switch {
+	case strings.HasPrefix(rep.Since, "since "):
+		head += " · " + rep.Since
+	case rep.Since != "all time":
+		head += " · last " + rep.Since
+	}
+	if rep.Run != "" {
+		head += " · run " + rep.Run
+	}
+	return head
+}
+
+// costTable lays the rows out: exact numbers while the key keeps a
+// readable width in width columns, else compact numbers and short heads.
+func costTable(rep CostReport, all []CostRow, width int) (heads []string, table [][]string, widths []int) {
+	wall := rep.By == "run" || rep.By == "bead"
+	title := costKeyTitle[rep.By]
+	if title == "" {
+		title = strings.ToUpper(rep.By)
+	}
+	var keyW int
+	for _, compactNums := range []bool{false, true} {
+		heads, table = costCells(all, title, wall, compactNums)
+		rest := 0 // the width of every column but the key's, with gaps
+		for col := 1; col < len(heads); col++ {
+			rest += 2 + colWidth(heads, table, col)
+		}
+		natural := colWidth(heads, table, 0)
+		keyW = min(natural, max(width-rest, 8))
+		if min(natural, 16)+rest <= width || compactNums {
+			break
+		}
+	}
+	widths = make([]int, len(heads))
+	widths[0] = keyW
+	for col := 1; col < len(heads); col++ {
+		widths[col] = colWidth(heads, table, col)
+	}
+	return heads, table, widths
+}
+
+// costCells are the heads and cells of every row (the last is the total).
+func costCells(all []CostRow, title string, wall, compactNums bool) ([]string, [][]string) {
+	num := func(n int64) string { return strconv.FormatInt(n, 10) }
+	heads := []string{title, "RESP", "INPUT", "OUTPUT", "CACHE READ", "CACHE WRITE", "COST", "CALLS", "ERRORS"}
+	if compactNums {
+		num = compact
+		heads = []string{title, "RESP", "IN", "OUT", "C.READ", "C.WRITE", "COST", "CALLS", "ERR"}
+	}
+	if wall {
+		heads = append(heads, "WALL")
+	}
+	var table [][]string
+	for i, r := range all {
+		key := r.Key
+		if i == len(all)-1 {
+			key = "TOTAL"
+		} else if key == "" {
+			key = "(none)"
+		}
+		cells := []string{key, num(r.Responses), num(r.Input), num(r.Output), num(r.CacheRead), num(r.CacheWrite),
+			costCell(r.CostUSD, r.Unpriced, r.Responses), num(r.Calls), num(r.Errors)}
+		if wall {
+			cells = append(cells, wallDur(r.Wall()))
+		}
+		table = append(table, cells)
+	}
+	if wall {
+		// The total's wall is what the rows add up to, not the span from the
+		// first row's start to the last row's end (rows months apart).
+		var sum time.Duration
+		for _, r := range all[:len(all)-1] {
+			sum += r.Wall()
+		}
+		table[len(table)-1][len(heads)-1] = wallDur(sum)
+	}
+	return heads, table
 }
 
 // UnpricedNote names the models without a price, or "".
