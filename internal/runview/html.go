@@ -313,88 +313,37 @@ func groupNode(kind, key, name, detail string) *node {
 // agent.usage) under the agent — its agent.instantiate when the run has
 // one — in turns that each begin with a user message; the rest at the top.
 func buildTree(r Run) []*node {
-	bead := commonBead(r) // once: per record it made a big run quadratic
-	var roots []*node
-	sessions := map[string][]*node{} // by session name, in start order
+	tb := &treeBuilder{r: r, bead: commonBead(r), sessions: map[string][]*node{},
+		agents: map[agentKey][]*node{}, turns: map[*node]*node{}}
 	for i, e := range r.Events {
 		if e.Name == "session.start" && e.Session != "" {
-			n := recordNode(r, i, bead)
-			sessions[e.Session] = append(sessions[e.Session], n)
-			roots = append(roots, n)
+			n := recordNode(r, i, tb.bead)
+			tb.sessions[e.Session] = append(tb.sessions[e.Session], n)
+			tb.roots = append(tb.roots, n)
 		}
 	}
-	// latest returns the last group started at or before t (else the first).
-	latest := func(gs []*node, t time.Time) *node {
-		g := gs[0]
-		for _, c := range gs[1:] {
-			if !c.start.After(t) {
-				g = c
-			}
-		}
-		return g
-	}
-	parentOf := func(e Event) *node {
-		if gs := sessions[e.Session]; len(gs) > 0 {
-			return latest(gs, e.Start)
-		}
-		return nil
-	}
-	attach := func(parent, n *node) {
-		if parent == nil {
-			roots = append(roots, n)
-			return
-		}
-		parent.Children = append(parent.Children, n)
-	}
-	type agentKey struct{ session, agent string }
-	agentOf := func(e Event) agentKey {
-		a := e.Attrs["agent_type"]
-		if a == "" {
-			a = "agent"
-		}
-		return agentKey{e.Session, a}
-	}
-	agents := map[agentKey][]*node{}
 	for i, e := range r.Events {
 		if e.Name == "agent.instantiate" {
-			n := recordNode(r, i, bead)
-			agents[agentOf(e)] = append(agents[agentOf(e)], n)
-			attach(parentOf(e), n)
+			n := recordNode(r, i, tb.bead)
+			tb.agents[agentOf(e)] = append(tb.agents[agentOf(e)], n)
+			tb.attach(tb.parentOf(e), n)
 		}
 	}
-	turns := map[*node]*node{} // agent → its current turn
 	for i, e := range r.Events {
 		switch e.Name {
 		case "session.start":
 			if e.Session == "" {
-				attach(nil, recordNode(r, i, bead))
+				tb.attach(nil, recordNode(r, i, tb.bead))
 			}
 		case "agent.instantiate": // placed above
 		case "agent.event", "agent.usage":
-			k := agentOf(e)
-			if len(agents[k]) == 0 {
-				g := groupNode("agent", fmt.Sprintf("a-%s-%s", k.session, k.agent), "agent", k.agent)
-				g.start = e.Start
-				agents[k] = []*node{g}
-				attach(parentOf(e), g)
-			}
-			a := latest(agents[k], e.Start)
-			t := turns[a]
-			if t == nil || (e.Name == "agent.event" && e.Attrs["event_type"] == "user" && len(t.Children) > 0) {
-				num := 1
-				if t != nil {
-					num = len(a.Children) + 1
-				}
-				t = groupNode("turn", fmt.Sprintf("%s-t%d", a.Key, num), fmt.Sprintf("turn %d", num), "")
-				turns[a] = t
-				a.Children = append(a.Children, t)
-			}
-			t.Children = append(t.Children, recordNode(r, i, bead))
+			t := tb.turnOf(e)
+			t.Children = append(t.Children, recordNode(r, i, tb.bead))
 		default:
-			attach(parentOf(e), recordNode(r, i, bead))
+			tb.attach(tb.parentOf(e), recordNode(r, i, tb.bead))
 		}
 	}
-	for _, a := range agents {
+	for _, a := range tb.agents {
 		for _, g := range a {
 			for _, t := range g.Children {
 				if t.Kind == "turn" {
@@ -403,8 +352,79 @@ func buildTree(r Run) []*node {
 			}
 		}
 	}
-	sortNodes(roots)
-	return roots
+	sortNodes(tb.roots)
+	return tb.roots
+}
+
+type agentKey struct{ session, agent string }
+
+func agentOf(e Event) agentKey {
+	a := e.Attrs["agent_type"]
+	if a == "" {
+		a = "agent"
+	}
+	return agentKey{e.Session, a}
+}
+
+// treeBuilder holds the groups a run's records go into.
+type treeBuilder struct {
+	r        Run
+	bead     string
+	roots    []*node
+	sessions map[string][]*node // by session name, in start order
+	agents   map[agentKey][]*node
+	turns    map[*node]*node // agent → its current turn
+}
+
+// latest returns the last group started at or before t (else the first).
+func latest(gs []*node, t time.Time) *node {
+	g := gs[0]
+	for _, c := range gs[1:] {
+		if !c.start.After(t) {
+			g = c
+		}
+	}
+	return g
+}
+
+func (tb *treeBuilder) parentOf(e Event) *node {
+	if gs := tb.sessions[e.Session]; len(gs) > 0 {
+		return latest(gs, e.Start)
+	}
+	return nil
+}
+
+func (tb *treeBuilder) attach(parent, n *node) {
+	if parent == nil {
+		tb.roots = append(tb.roots, n)
+		return
+	}
+	parent.Children = append(parent.Children, n)
+}
+
+// turnOf is the turn an agent's record goes in: the agent's current one,
+// a new one at each user message, under the agent (a group of its own
+// when the run has no agent.instantiate for it).
+func (tb *treeBuilder) turnOf(e Event) *node {
+	k := agentOf(e)
+	if len(tb.agents[k]) == 0 {
+		g := groupNode("agent", fmt.Sprintf("a-%s-%s", k.session, k.agent), "agent", k.agent)
+		g.start = e.Start
+		tb.agents[k] = []*node{g}
+		tb.attach(tb.parentOf(e), g)
+	}
+	a := latest(tb.agents[k], e.Start)
+	t := tb.turns[a]
+	if t == nil || (e.Name == "agent.event" && e.Attrs["event_type"] == "user" && len(t.Children) > 0) {
+		num := 1
+		if t != nil {
+			num = len(a.Children) + 1
+		}
+		t = groupNode("turn", fmt.Sprintf("%s-t%d", a.Key, num), fmt.Sprintf("turn %d", num), "")
+		tb.turns[a] = t
+		a.Children = append(a.Children, t)
+	}
+	return t
 }
 
 // turnDetail summarises a turn: its prompt and its tokens.

@@ -132,39 +132,7 @@ func NewTraceCmd(ios cli.IOStreams) *cobra.Command {
 				// page drawn straight to the file).
 				debug.SetMemoryLimit(48 << 20)
 			}
-			seen := -1
-			for {
-				recs, err := fetchRun(c.Context(), base, id, seen < 0 && !follow)
-				if err != nil {
-					return backendErr("trace", err)
-				}
-				if len(recs) == 0 && !follow {
-					return cli.Exitf(1, "trace: run %s has no records in VictoriaLogs at %s", termsafe.String(id), base)
-				}
-				if htmlSet {
-					return writeHTML(ios, runview.Build(id, runview.BoundRecords(recs)), htmlOut)
-				}
-				if len(recs) != seen {
-					seen = len(recs)
-					run := runview.Build(id, recs)
-					if o.json {
-						runview.RenderJSON(ios.Out, run)
-					} else {
-						if follow {
-							fmt.Fprint(ios.Out, "\x1b[H\x1b[2J")
-						}
-						runview.Render(ios.Out, run, o.render(ios))
-					}
-				}
-				if !follow {
-					return nil
-				}
-				select {
-				case <-c.Context().Done():
-					return nil
-				case <-time.After(2 * time.Second):
-				}
-			}
+			return showTrace(c.Context(), ios, o, base, id, follow, htmlSet, htmlOut)
 		},
 	}
 	o.flags(cmd)
@@ -176,6 +144,44 @@ func NewTraceCmd(ios cli.IOStreams) *cobra.Command {
 	cmd.Flags().BoolVar(&serve, "serve", false, "serve the HTML page on loopback and follow the run (Ctrl-C stops)")
 	cmd.Flags().StringVar(&addr, "addr", "127.0.0.1:0", "loopback address of --serve (port 0: a free one)")
 	return cmd
+}
+
+// showTrace prints the run (or writes its page), and with follow redraws
+// it every 2 s while it grows.
+func showTrace(ctx context.Context, ios cli.IOStreams, o *viewOptions, base, id string, follow, htmlSet bool, htmlOut string) error {
+	seen := -1
+	for {
+		recs, err := fetchRun(ctx, base, id, seen < 0 && !follow)
+		if err != nil {
+			return backendErr("trace", err)
+		}
+		if len(recs) == 0 && !follow {
+			return cli.Exitf(1, "trace: run %s has no records in VictoriaLogs at %s", termsafe.String(id), base)
+		}
+		if htmlSet {
+			return writeHTML(ios, runview.Build(id, runview.BoundRecords(recs)), htmlOut)
+		}
+		if len(recs) != seen {
+			seen = len(recs)
+			run := runview.Build(id, recs)
+			if o.json {
+				runview.RenderJSON(ios.Out, run)
+			} else {
+				if follow {
+					fmt.Fprint(ios.Out, "\x1b[H\x1b[2J")
+				}
+				runview.Render(ios.Out, run, o.render(ios))
+			}
+		}
+		if !follow {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(2 * time.Second):
+		}
+	}
 }
 
 const htmlDefault = "gtrun-trace-RUN_ID.html"
