@@ -52,3 +52,22 @@ func TestSessionStopMissing(t *testing.T) {
 		}
 	}
 }
+
+// runs into a pipe: whole lines (issue 22: columns cut at 100); trace with
+// no endpoint configured names the variable instead of "no run started".
+func TestRunsWholeLinesAndTraceNoEndpoint(t *testing.T) {
+	vl := backendtest.StartVL(t)
+	e := newEnv(t).set("GT_OTEL_LOGS_URL", vl.OTLPURL, "GT_RUN", "a-run-id-long-enough-to-matter", "GT_ROLE", strings.Repeat("r", 120))
+	e.run("", "bd", "list")
+	e.run("", "flush")
+	vl.WaitCount(t, `"run.id":="a-run-id-long-enough-to-matter"`, 1, 20*time.Second)
+	r := e.run("", "runs", "--since", "1h")
+	if r.code != 0 || !strings.Contains(r.stdout, strings.Repeat("r", 120)) {
+		t.Fatalf("runs into a pipe cut its lines: %+v", r)
+	}
+	bare := newEnv(t)
+	bare.run("", "bd", "list")
+	if r := bare.run("", "trace"); r.code != 1 || !strings.Contains(r.stderr, "GT_OTEL_LOGS_URL") {
+		t.Fatalf("trace without an endpoint: %+v", r)
+	}
+}

@@ -49,6 +49,10 @@ func (o *viewOptions) base() (string, error) {
 	return logsq.BaseFromOTLP(u)
 }
 
+func (o *viewOptions) isTerminal(ios cli.IOStreams) bool {
+	return ios.OutFile != nil && term.IsTerminal(int(ios.OutFile.Fd()))
+}
+
 func (o *viewOptions) render(ios cli.IOStreams) runview.Options {
 	w := o.width
 	color := false
@@ -112,15 +116,15 @@ func NewTraceCmd(ios cli.IOStreams) *cobra.Command {
 			if serve && o.json {
 				return cli.UsageErr("trace: --serve does not go with --json")
 			}
+			base, err := o.base() // no backend configured is said first
+			if err != nil {
+				return backendErr("trace", err)
+			}
 			id := ""
 			if len(args) == 1 {
 				id = args[0]
 			} else if id = cli.LastRun(); id == "" {
 				return cli.Exitf(1, "trace: no run started on this machine yet; give a RUN_ID")
-			}
-			base, err := o.base()
-			if err != nil {
-				return backendErr("trace", err)
 			}
 			if serve {
 				return serveTrace(c.Context(), ios, base, id, addr)
@@ -302,7 +306,11 @@ func NewRunsCmd(ios cli.IOStreams) *cobra.Command {
 				fmt.Fprintf(ios.Out, "no runs in %s\n", since.Phrase())
 				return nil
 			}
-			runview.RenderRuns(ios.Out, sums, o.render(ios))
+			ro := o.render(ios)
+			if o.width == 0 && !o.isTerminal(ios) {
+				ro.Width = 1 << 16 // a pipe gets whole lines, as kubectl and gh do
+			}
+			runview.RenderRuns(ios.Out, sums, ro)
 			return nil
 		},
 	}
