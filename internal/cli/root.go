@@ -22,6 +22,10 @@ import (
 // Version is set with -ldflags "-X github.com/gastown/gtrun/internal/cli.Version=…".
 var Version = ""
 
+// VersionString is gtrun's version, the one gtrun-shipper reports too (one
+// string for both binaries, every record's scope and resource).
+func VersionString() string { return version() }
+
 func version() string {
 	if Version != "" {
 		return Version

@@ -1,6 +1,8 @@
 package e2e
 
 import (
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -69,5 +71,23 @@ func TestRunsWholeLinesAndTraceNoEndpoint(t *testing.T) {
 	bare.run("", "bd", "list")
 	if r := bare.run("", "trace"); r.code != 1 || !strings.Contains(r.stderr, "GT_OTEL_LOGS_URL") {
 		t.Fatalf("trace without an endpoint: %+v", r)
+	}
+}
+
+// One version string: gtrun version, gtrun-shipper --version and every
+// record's scope.version (issue 22: dev / v0.0.0-… / "unknown").
+func TestOneVersionEverywhere(t *testing.T) {
+	vl := backendtest.StartVL(t)
+	e := newEnv(t).set("GT_OTEL_LOGS_URL", vl.OTLPURL, "GT_RUN", "versions")
+	v := strings.TrimPrefix(strings.TrimSpace(e.run("", "version").stdout), "gtrun ")
+	out, err := exec.Command(filepath.Join(filepath.Dir(gtrunBin), "gtrun-shipper"), "--version").CombinedOutput()
+	if v == "" || err != nil || !strings.HasSuffix(strings.TrimSpace(string(out)), " "+v) {
+		t.Fatalf("gtrun version %q, gtrun-shipper --version %q (%v)", v, out, err)
+	}
+	e.run("", "bd", "list")
+	e.run("", "flush")
+	rec := vl.WaitCount(t, `"run.id":="versions"`, 1, 20*time.Second)[0]
+	if rec["scope.version"] != v {
+		t.Fatalf("scope.version %q, want %q", rec["scope.version"], v)
 	}
 }

@@ -65,7 +65,7 @@ func (c *Client) records(entries []*journal.Entry, idx [][]int) []sdklog.Record 
 		res, key := c.logResource(e)
 		lg := c.logState.providers[key]
 		if lg == nil {
-			lg = sdklog.NewLoggerProvider(sdklog.WithResource(res), sdklog.WithProcessor(collector{c})).Logger("gtrun")
+			lg = sdklog.NewLoggerProvider(sdklog.WithResource(res), sdklog.WithProcessor(collector{c})).Logger("gtrun", otellog.WithInstrumentationVersion(c.version))
 			c.logState.providers[key] = lg
 		}
 		for _, j := range idx[i] {

@@ -57,7 +57,7 @@ func (c *Client) resourceMetrics(points []shipper.Point) []*metricdata.ResourceM
 			groups[rk] = g
 			out = append(out, g.rm)
 		}
-		scope := instrumentation.Scope{Name: "gtrun"}
+		scope := instrumentation.Scope{Name: "gtrun", Version: c.version}
 		if p.Resource != nil {
 			scope = instrumentation.Scope{Name: p.Scope, Version: p.ScopeVer}
 		}

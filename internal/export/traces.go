@@ -57,7 +57,7 @@ func (c *Client) span(e *journal.Entry, s journal.Span, res *resource.Resource) 
 		SpanKind:             trace.SpanKindInternal,
 		StartTime:            time.Unix(0, s.Start),
 		EndTime:              time.Unix(0, s.End),
-		InstrumentationScope: instrumentation.Scope{Name: "gtrun"},
+		InstrumentationScope: instrumentation.Scope{Name: "gtrun", Version: c.version},
 		Resource:             res,
 	}
 	if s.Parent != "" && decodeHex(pid[:], s.Parent) {

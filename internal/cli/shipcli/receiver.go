@@ -42,5 +42,5 @@ func receiveHandler(j *journal.Journal, dir string, logw io.Writer) *export.Rece
 	if err != nil {
 		logf("receiver: merge state unreadable (%v): starting empty", err)
 	}
-	return &export.Receive{Journal: j, Dir: dir, Merger: m, Version: Version, Logf: logf}
+	return &export.Receive{Journal: j, Dir: dir, Merger: m, Version: version(), Logf: logf}
 }

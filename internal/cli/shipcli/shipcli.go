@@ -33,7 +33,16 @@ import (
 )
 
 // Version is set with -ldflags "-X github.com/gastown/gtrun/internal/cli/shipcli.Version=…".
-var Version = "dev"
+var Version = ""
+
+// version is Version when the build set it, else gtrun's (the module
+// version of a go install, else "dev"): the same string in both binaries.
+func version() string {
+	if Version != "" {
+		return Version
+	}
+	return cli.VersionString()
+}
 
 type exitError struct{ code int }
 
@@ -57,7 +66,7 @@ func newRoot(out, errw io.Writer) *cobra.Command {
 		Short:         "gtrun's delivery agent: ships the per-user journal to the OTLP endpoints",
 		SilenceUsage:  true,
 		SilenceErrors: true,
-		Version:       Version,
+		Version:       version(),
 	}
 	root.SetOut(out)
 	root.SetErr(errw)
@@ -85,7 +94,7 @@ func paths() (*journal.Journal, string, error) {
 
 // options reads the agent's settings from its environment.
 func options(j *journal.Journal, dir string, logw io.Writer) shipper.Options {
-	exp := export.NewClient(Version)
+	exp := export.NewClient(version())
 	exp.SetInstance(shipper.InstanceID(dir))
 	o := shipper.Options{Journal: j, Dir: dir, Exporter: exp, Log: logw}
 	dur := func(k string, dst *time.Duration) {
