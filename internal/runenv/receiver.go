@@ -61,6 +61,14 @@ func PointAtReceiver(list []string, r Receiver) []string {
 		// off, the per-signal variables above carry the receiver instead.
 		set["OTEL_EXPORTER_OTLP_ENDPOINT"] = r.Base
 	}
+	// The user's own values stay readable for a gtrun below the child (gt's
+	// bd through the shim): its records go to the user's endpoints, not to
+	// the receiver as if the child had sent them.
+	for k := range set {
+		if _, ok := e.Lookup(UserPrefix + k); !ok {
+			set[UserPrefix+k] = e.Get(k)
+		}
+	}
 	out := make([]string, 0, len(list)+len(set))
 	for _, kv := range list {
 		k, _, _ := strings.Cut(kv, "=")
@@ -72,6 +80,19 @@ func PointAtReceiver(list []string, r Receiver) []string {
 		out = append(out, k+"="+set[k])
 	}
 	return out
+}
+
+// UserPrefix marks the user's value of an endpoint variable the receiver
+// replaced in a child's environment (UserEnv reads it back).
+const UserPrefix = "GTRUN_USER_"
+
+// UserEnv is the user's value of an endpoint variable: what it was before
+// a gtrun above pointed the process at its receiver.
+func UserEnv(e *Env, k string) string {
+	if v, ok := e.Lookup(UserPrefix + k); ok {
+		return v
+	}
+	return e.Get(k)
 }
 
 func sortedKeys(m map[string]string) []string {

@@ -40,12 +40,14 @@ func FromEnv(e *runenv.Env, runID string) (Config, []string) {
 		return c, nil
 	}
 	pick := func(gt, specific, path string) string {
-		name, raw := gt, e.Get(gt)
+		// A gtrun below a child pointed at the receiver reads the user's
+		// endpoints (runenv.UserEnv), not the receiver's.
+		name, raw := gt, runenv.UserEnv(e, gt)
 		if raw == "" {
-			name, raw = specific, e.Get(specific)
+			name, raw = specific, runenv.UserEnv(e, specific)
 		}
 		if raw == "" {
-			if base := e.Get("OTEL_EXPORTER_OTLP_ENDPOINT"); base != "" {
+			if base := runenv.UserEnv(e, "OTEL_EXPORTER_OTLP_ENDPOINT"); base != "" {
 				name, raw = "OTEL_EXPORTER_OTLP_ENDPOINT", strings.TrimRight(base, "/")+path
 			}
 		}
