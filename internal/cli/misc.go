@@ -55,7 +55,7 @@ func newFlushCmd(ios IOStreams) *cobra.Command {
 		Short:              "Deliver everything recorded so far and wait (asks the delivery agent, or does its work)",
 		DisableFlagParsing: true,
 		RunE: func(_ *cobra.Command, args []string) error {
-			return execShipper(ios, append([]string{"flush"}, args...)...)
+			return execShipper(ForwardName, append([]string{"flush"}, args...)...)
 		},
 	}
 }
@@ -69,7 +69,7 @@ func newShipperCmd(ios IOStreams) *cobra.Command {
 			if len(args) == 0 {
 				args = []string{"status"}
 			}
-			return execShipper(ios, args...)
+			return execShipper(ForwardShipperName, args...)
 		},
 	}
 }

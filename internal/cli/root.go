@@ -82,6 +82,30 @@ func Status(err error, errw io.Writer) int {
 	return 2
 }
 
+// RuntimeErrors makes an error a command returns once it runs exit 1
+// without a usage hint: only what cobra rejects before (an unknown flag, a
+// bad value, the argument count) is a usage error, exit 2 with the hint.
+func RuntimeErrors(root *cobra.Command) {
+	for _, c := range root.Commands() {
+		RuntimeErrors(c)
+	}
+	if run := root.RunE; run != nil {
+		root.RunE = func(c *cobra.Command, args []string) error {
+			err := run(c, args)
+			var ee *exitError
+			if err == nil || errors.As(err, &ee) {
+				return err
+			}
+			var se interface{ ExitCode() int }
+			if errors.As(err, &se) {
+				return err // the command chose its status
+			}
+			_, path, _ := strings.Cut(c.CommandPath(), " ") // "shipper status"
+			return exitf(1, "%s: %v", path, err)
+		}
+	}
+}
+
 func exitf(code int, format string, args ...any) error {
 	return &exitError{code: code, msg: fmt.Sprintf(format, args...)}
 }
@@ -147,6 +171,7 @@ logs, metrics and traces. "gtrun CMD ARGS..." is the same as "gtrun run -- CMD A
 	for _, c := range commands {
 		root.AddCommand(c.new(ios))
 	}
+	RuntimeErrors(root)
 	return root
 }
 
@@ -174,7 +199,7 @@ func forward(use, short string) func(IOStreams) *cobra.Command {
 		return &cobra.Command{
 			Use: use, Short: short, DisableFlagParsing: true,
 			RunE: func(_ *cobra.Command, args []string) error {
-				return execShipper(ios, append([]string{name}, args...)...)
+				return execShipper(ForwardName, append([]string{name}, args...)...)
 			},
 		}
 	}

@@ -53,14 +53,23 @@ func lastRun() string {
 	return strings.TrimSpace(string(b))
 }
 
+// ForwardName and ForwardShipperName are the argv[0] gtrun gives
+// gtrun-shipper for a forwarded command, the words the user typed: its help
+// and messages then say "gtrun trace", "gtrun shipper status".
+const (
+	ForwardName        = "gtrun"
+	ForwardShipperName = "gtrun shipper"
+)
+
 // execShipper replaces this process with gtrun-shipper ARGS (flush,
-// shipper status, …): only the agent's binary links OpenTelemetry.
-func execShipper(ios IOStreams, args ...string) error {
+// shipper status, …), named argv0: only the agent's binary links
+// OpenTelemetry.
+func execShipper(argv0 string, args ...string) error {
 	path, err := sink.ShipperPath()
 	if err != nil {
 		return exitf(1, "%v", err)
 	}
-	err = syscall.Exec(path, append([]string{path}, args...), os.Environ())
+	err = syscall.Exec(path, append([]string{argv0}, args...), os.Environ())
 	return exitf(1, "cannot run %s: %v", path, err)
 }
 

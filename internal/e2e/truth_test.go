@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -89,5 +90,38 @@ func TestOneVersionEverywhere(t *testing.T) {
 	rec := vl.WaitCount(t, `"run.id":="versions"`, 1, 20*time.Second)[0]
 	if rec["scope.version"] != v {
 		t.Fatalf("scope.version %q, want %q", rec["scope.version"], v)
+	}
+}
+
+// Every forwarded command's help says gtrun (issue 22: "Usage:
+// gtrun-shipper trace"), and an error at run time is exit 1 with no usage
+// hint; only a command line cobra rejects is a usage error (exit 2).
+func TestForwardedCommandsSayGtrun(t *testing.T) {
+	e := newEnv(t)
+	for _, c := range [][]string{{"trace"}, {"runs"}, {"cost"}, {"flush"}, {"shipper"}, {"shipper", "status"}, {"shipper", "stop"}} {
+		r := e.run("", append(c, "--help")...)
+		want := "gtrun " + strings.Join(c, " ")
+		if r.code != 0 || strings.Contains(r.stdout+r.stderr, "gtrun-shipper") || !strings.Contains(r.stdout, "\n  "+want) {
+			t.Errorf("%s --help: want usage %q, no gtrun-shipper: %+v", want, want, r)
+		}
+	}
+	notDir := filepath.Join(t.TempDir(), "file")
+	if err := os.WriteFile(notDir, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	e.set("GTRUN_STATE_DIR", notDir)
+	defer e.set("GTRUN_STATE_DIR", e.state)
+	for _, c := range [][]string{{"shipper", "status"}, {"flush"}} {
+		r := e.run("", c...)
+		if r.code != 1 || strings.Contains(r.stderr, "--help") || !strings.HasPrefix(r.stderr, "gtrun: "+strings.Join(c, " ")+": ") {
+			t.Errorf("%v with an unusable state dir: want exit 1, no usage hint: %+v", c, r)
+		}
+	}
+	e.set("GTRUN_STATE_DIR", e.state)
+	if r := e.run("", "shipper", "bogus"); r.code != 2 || !strings.Contains(r.stderr, `"bogus"`) {
+		t.Errorf("shipper bogus: %+v", r)
+	}
+	if r := e.run("", "runs", "--since", "3x"); r.code != 2 || !strings.Contains(r.stderr, "--help") {
+		t.Errorf("a bad flag value stays a usage error: %+v", r)
 	}
 }

@@ -12,13 +12,13 @@ import (
 // RenderStatus writes the status for a terminal.
 func RenderStatus(w io.Writer, st Status, now time.Time) {
 	if st.Running {
-		fmt.Fprintf(w, "gtrun-shipper: running (pid %d", st.PID)
+		fmt.Fprintf(w, "delivery agent: running (pid %d", st.PID)
 		if !st.Started.IsZero() {
 			fmt.Fprintf(w, ", up %s", now.Sub(st.Started).Round(time.Second))
 		}
 		fmt.Fprintln(w, ")")
 	} else {
-		fmt.Fprintln(w, "gtrun-shipper: not running")
+		fmt.Fprintln(w, "delivery agent: not running")
 	}
 	fmt.Fprintf(w, "journal: %s in %d segment(s)", bytesText(st.JournalBytes), st.Segments)
 	if st.Damaged > 0 {

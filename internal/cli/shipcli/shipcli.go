@@ -48,10 +48,13 @@ type exitError struct{ code int }
 
 func (e exitError) Error() string { return "exit " + strconv.Itoa(e.code) }
 
+// ExitCode is the status; the message is already printed.
+func (e exitError) ExitCode() int { return e.code }
+
 // Main runs gtrun-shipper with os.Args and returns the exit status.
 func Main() int {
-	root := newRoot(os.Stdout, os.Stderr)
-	root.SetArgs(os.Args[1:])
+	root, args := newTree(os.Args[0], os.Args[1:], os.Stdout, os.Stderr)
+	root.SetArgs(args)
 	err := root.Execute()
 	var ee exitError
 	if errors.As(err, &ee) {
@@ -60,9 +63,43 @@ func Main() int {
 	return cli.Status(err, os.Stderr) // trace, runs, cost report as gtrun does
 }
 
-func newRoot(out, errw io.Writer) *cobra.Command {
+// newTree is the command tree for argv0 and the arguments to give it.
+// gtrun runs this binary as "gtrun" (trace, runs, cost, flush) or as
+// "gtrun shipper" (status, stop): help and usage lines then name the
+// command the user typed, so that every message says gtrun.
+func newTree(argv0 string, args []string, out, errw io.Writer) (*cobra.Command, []string) {
+	switch argv0 {
+	case cli.ForwardName:
+		return newRoot("gtrun", out, errw), args
+	case cli.ForwardShipperName:
+		top := &cobra.Command{Use: "gtrun", SilenceUsage: true, SilenceErrors: true}
+		top.SetOut(out)
+		top.SetErr(errw)
+		top.CompletionOptions.DisableDefaultCmd = true
+		sh := newRoot("shipper", out, errw)
+		sh.Version = ""
+		sh.Args = cobra.ArbitraryArgs
+		sh.RunE = func(_ *cobra.Command, args []string) error {
+			if len(args) == 0 {
+				return sh.Help()
+			}
+			return cli.UsageErr("unknown command %q for \"gtrun shipper\": give status, stop or run", args[0])
+		}
+		for _, c := range sh.Commands() {
+			switch c.Name() { // gtrun's own top-level commands
+			case "trace", "runs", "cost", "flush":
+				c.Hidden = true
+			}
+		}
+		top.AddCommand(sh)
+		return top, append([]string{"shipper"}, args...)
+	}
+	return newRoot("gtrun-shipper", out, errw), args
+}
+
+func newRoot(name string, out, errw io.Writer) *cobra.Command {
 	root := &cobra.Command{
-		Use:           "gtrun-shipper",
+		Use:           name,
 		Short:         "gtrun's delivery agent: ships the per-user journal to the OTLP endpoints",
 		SilenceUsage:  true,
 		SilenceErrors: true,
@@ -76,6 +113,7 @@ func newRoot(out, errw io.Writer) *cobra.Command {
 	// forwards them here so that its own binary stays small).
 	ios := cli.System()
 	root.AddCommand(viewcli.NewTraceCmd(ios), viewcli.NewRunsCmd(ios), viewcli.NewCostCmd(ios))
+	cli.RuntimeErrors(root)
 	return root
 }
 
@@ -349,7 +387,7 @@ func newStopCmd(out io.Writer) *cobra.Command {
 			}
 			pid := shipper.Running(dir)
 			if pid == 0 {
-				fmt.Fprintln(out, "gtrun-shipper: not running")
+				fmt.Fprintln(out, "delivery agent: not running")
 				return nil
 			}
 			// Until no agent holds the lock: one that was starting as
