@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"encoding/json"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -9,6 +10,7 @@ import (
 	"time"
 
 	"github.com/gastown/gtrun/internal/backendtest"
+	"github.com/gastown/gtrun/internal/runview"
 )
 
 // A child killed by a signal is recorded with the signal's name as kill -l
@@ -123,5 +125,46 @@ func TestForwardedCommandsSayGtrun(t *testing.T) {
 	}
 	if r := e.run("", "runs", "--since", "3x"); r.code != 2 || !strings.Contains(r.stderr, "--help") {
 		t.Errorf("a bad flag value stays a usage error: %+v", r)
+	}
+}
+
+// An agent run read from last month's transcript today is found by when it
+// was recorded (issue 22: runs/cost --since 24h missed it, the records
+// carry the transcript's times); a live call's record carries no extra
+// attribute.
+func TestLateRunFoundWhenRecorded(t *testing.T) {
+	vl := backendtest.StartVL(t)
+	roots, _ := costLayout(t)
+	e := newEnv(t).set("GT_OTEL_LOGS_URL", vl.OTLPURL, "GT_RUN", "late-run", "CLAUDE_CONFIG_DIR", roots, "GT_WORK_BEAD", "gt-late")
+	if r := e.run("", "agent-log", "--session", "gt-b", "--work-dir", "/home/marco/projects/spotter", "--agent", "claudecode", "--once"); r.code != 0 {
+		t.Fatalf("agent-log: %+v", r)
+	}
+	live := newEnv(t).set("GT_OTEL_LOGS_URL", vl.OTLPURL, "GT_RUN", "live-run")
+	live.run("", "bd", "list")
+	e.run("", "flush")
+	live.run("", "flush")
+	usage := vl.WaitCount(t, `"run.id":="late-run" _msg:="agent.usage"`, 1, 20*time.Second)[0]
+	if at, err := time.Parse(time.RFC3339Nano, usage["_time"]); err != nil || time.Since(at) < 24*time.Hour {
+		t.Fatalf("the fixture's usage is not from the past: %q", usage["_time"])
+	}
+	if rec := vl.WaitCount(t, `"run.id":="live-run"`, 1, 20*time.Second)[0]; rec["recorded_unix"] != "" {
+		t.Fatalf("a live record carries recorded_unix %q", rec["recorded_unix"])
+	}
+	vl.Flush(t)
+	r := e.run("", "runs", "--since", "1h", "--json")
+	if r.code != 0 || !strings.Contains(r.stdout, `"late-run"`) || !strings.Contains(r.stdout, `"live-run"`) {
+		t.Fatalf("runs --since 1h misses a run recorded now: %+v", r)
+	}
+	c := e.run("", "cost", "--by", "run", "--since", "1h", "--json")
+	var rep runview.CostReport
+	if err := json.Unmarshal([]byte(c.stdout), &rep); c.code != 0 || err != nil {
+		t.Fatalf("cost: %v %+v", err, c)
+	}
+	found := false
+	for _, row := range rep.Rows {
+		found = found || row.Key == "late-run" && row.Responses > 0 && row.CostUSD != nil && *row.CostUSD > 0
+	}
+	if !found {
+		t.Fatalf("cost --since 1h has no priced row for the late run: %+v", rep.Rows)
 	}
 }

@@ -1,6 +1,9 @@
 package event
 
-import "unicode/utf8"
+import (
+	"time"
+	"unicode/utf8"
+)
 
 // MaxValue bounds every string attribute value, span name and error text
 // a record or span carries into the journal: what agents and commands say
@@ -50,3 +53,13 @@ func (r Record) Bounded() Record {
 	r.Name = Cut(r.Name, 256)
 	return r
 }
+
+// LateRecord is how much older than its journal entry a record is before
+// it carries RecordedAttr: past the delay of a live tail (a transcript read
+// today of a session last month is late; one tailed as it is written not).
+const LateRecord = 5 * time.Minute
+
+// RecordedAttr is a late record's attribute saying when it was recorded
+// (Unix seconds): the backends keep the event's time and drop OTLP's
+// observed time, and `gtrun runs/cost --since` select by either.
+const RecordedAttr = "recorded_unix"

@@ -138,8 +138,14 @@ func logRecord(e *journal.Entry, r journal.Record) otellog.Record {
 	if r.Err != "" {
 		status = "error"
 	}
-	kvs := make([]attribute.KeyValue, 0, len(r.Attrs)+3+len(e.Work))
+	kvs := make([]attribute.KeyValue, 0, len(r.Attrs)+4+len(e.Work))
 	kvs = append(kvs, attribute.String("run.id", e.RunID), attribute.String("status", status), attribute.String("error", r.Err))
+	if e.Written-r.Time > int64(event.LateRecord) {
+		// A record of the past (a transcript read today): the backends
+		// keep the event's time, so say when it was recorded too, for
+		// `gtrun runs/cost --since` (the observed time is not stored).
+		kvs = append(kvs, attribute.Int64(event.RecordedAttr, e.Written/int64(time.Second)))
+	}
 	have := map[string]bool{}
 	for _, a := range r.Attrs {
 		have[a.Key] = true

@@ -15,6 +15,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/gastown/gtrun/internal/event"
 )
 
 // Record is one log record: field name → value.
@@ -91,9 +93,16 @@ func Run(ctx context.Context, base, runID string) ([]Record, error) {
 	return Query(ctx, base, `("run.id":=`+q+` OR "gt.run_id":=`+q+`) | sort by (_time)`, 100000)
 }
 
+// SinceFilter selects the records of the last d by event time or, for a
+// late record (a transcript of last month read today), by when it was
+// recorded: a run is found when it happened and when it was recorded.
+func SinceFilter(d time.Duration, now time.Time) string {
+	return fmt.Sprintf(`(_time:%ds OR %s:>=%d)`, max(int(d.Seconds()), 1), event.RecordedAttr, now.Add(-d).Unix())
+}
+
 // Since returns the records of the last d, for `gtrun runs`.
 func Since(ctx context.Context, base string, d time.Duration) ([]Record, error) {
-	q := fmt.Sprintf(`_time:%ds "run.id":* | fields _time, _msg, run.id, status, duration_ms, gt.role, gt.session, session, session_id, input_tokens, output_tokens, cache_read_tokens, cache_creation_tokens, cost_usd, cost_unknown_model`, int(d.Seconds()))
+	q := fmt.Sprintf(`%s "run.id":* | fields _time, _msg, run.id, status, duration_ms, gt.role, gt.session, session, session_id, input_tokens, output_tokens, cache_read_tokens, cache_creation_tokens, cost_usd, cost_unknown_model`, SinceFilter(d, time.Now()))
 	return Query(ctx, base, q, 1000000)
 }
 
@@ -130,14 +139,14 @@ const costStats = `count() if (_msg:="agent.usage") responses, ` +
 // a CostGroups key) and the same stats over everything, over the records
 // of the last since (of one run when run is set). VictoriaLogs aggregates;
 // gtrun only reads the rows.
-func CostQuery(by string, since time.Duration, run string) (groups, total string, field string, err error) {
+func CostQuery(by string, since time.Duration, run string, now time.Time) (groups, total string, field string, err error) {
 	field, ok := CostGroups[by]
 	if !ok {
 		return "", "", "", fmt.Errorf("cannot group by %q (run, bead, role, rig, agent or model)", by)
 	}
 	filter := `"run.id":*`
 	if since > 0 {
-		filter = fmt.Sprintf(`_time:%ds `, max(int(since.Seconds()), 1)) + filter
+		filter = SinceFilter(since, now) + " " + filter
 	}
 	if run != "" {
 		filter += ` AND "run.id":=` + Quote(run)
@@ -149,7 +158,7 @@ func CostQuery(by string, since time.Duration, run string) (groups, total string
 
 // Cost runs CostQuery: the groups' rows and the total's.
 func Cost(ctx context.Context, base, by string, since time.Duration, run string) (groups []Record, total Record, field string, err error) {
-	gq, tq, field, err := CostQuery(by, since, run)
+	gq, tq, field, err := CostQuery(by, since, run, time.Now())
 	if err != nil {
 		return nil, nil, "", err
 	}

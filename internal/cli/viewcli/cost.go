@@ -73,7 +73,7 @@ from the group's first record to its last.`,
 	}
 	o.flags(cmd)
 	cmd.Flags().StringVar(&by, "by", "bead", "group by run, bead, role, rig, agent or model")
-	cmd.Flags().Var(sinceArg, "since", "how far back: "+sinceHelp+" (with --run: all of the run unless given)")
+	cmd.Flags().Var(sinceArg, "since", "how far back: "+sinceHelp+sinceNote+" (with --run: all of the run unless given)")
 	cmd.Flags().StringVar(&run, "run", "", "only this run's records")
 	return cmd
 }

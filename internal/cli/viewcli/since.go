@@ -19,6 +19,9 @@ type since struct {
 
 const sinceHelp = "a positive duration (90m, 24h, 7d, 2w, 1w2d) or an RFC3339 time (2026-12-01T09:00:00Z)"
 
+// sinceNote is what --since selects (logsq.SinceFilter).
+const sinceNote = "; a record counts by its event time or, read late from a transcript, by when it was recorded"
+
 func newSince(d time.Duration) *since { return &since{d: d, text: shortDuration(d)} }
 
 func (s *since) String() string { return s.text }

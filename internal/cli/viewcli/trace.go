@@ -315,7 +315,7 @@ func NewRunsCmd(ios cli.IOStreams) *cobra.Command {
 		},
 	}
 	o.flags(cmd)
-	cmd.Flags().Var(since, "since", "how far back: "+sinceHelp)
+	cmd.Flags().Var(since, "since", "how far back: "+sinceHelp+sinceNote)
 	return cmd
 }
 
