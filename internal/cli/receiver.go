@@ -28,7 +28,14 @@ func (t *telemetry) pointAtReceiver(p callPlan, childEnv []string) []string {
 			return childEnv
 		}
 	}
-	return runenv.PointAtReceiver(childEnv, t.x.Receiver(p.name == "gt" && bdShimmed()))
+	r := t.x.Receiver(p.name == "gt" && bdShimmed())
+	childEnv = runenv.PointAtReceiver(childEnv, r)
+	if r.Base != "" && p.reporter && t.newRun {
+		// gt as it runs without gtrun: no GT_RUN of gtrun's making over
+		// its records' run.id; the receiver adds the run where gt gives none.
+		childEnv = runenv.HideRunID(childEnv, t.runID)
+	}
+	return childEnv
 }
 
 // bdShimmed reports whether the bd a child finds on PATH is a gtrun shim

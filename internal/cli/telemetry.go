@@ -16,21 +16,23 @@ import (
 // telemetry is what every command that records needs: the environment,
 // the run id and the sink (journal writer).
 type telemetry struct {
-	env   *runenv.Env
-	runID string
-	x     *sink.Sink
+	env    *runenv.Env
+	runID  string
+	newRun bool // gtrun assigned runID (no GT_RUN, no --run-id)
+	x      *sink.Sink
 }
 
 // newTelemetry reads the environment; runID, when set, is the run to join
 // (else GT_RUN, else a new one).
 func newTelemetry(ios IOStreams, runID string) *telemetry {
 	env := runenv.New(os.Environ())
+	newRun := false
 	if runID == "" {
-		runID, _ = runenv.RunID(env)
+		runID, newRun = runenv.RunID(env)
 	}
 	cfg, problems := sink.FromEnv(env, runID)
 	cfg.Version = version()
-	return &telemetry{env: env, runID: runID, x: sink.New(cfg, problems, ios.Err)}
+	return &telemetry{env: env, runID: runID, newRun: newRun, x: sink.New(cfg, problems, ios.Err)}
 }
 
 // LastRun is lastRun for gtrun-shipper's trace.

@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"fmt"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"testing"
@@ -118,4 +119,39 @@ func TestReceiverAcrossAgentRestart(t *testing.T) {
 	}
 	vl.WaitCount(t, `_msg:"bd.call" AND "service.name":="gastown"`, 6*per, 30*time.Second)
 	vm.WaitValue(t, `sum(increase(gastown.bd.calls.total{service.name="gastown"}[1h]))`, 6*per, 30*time.Second)
+}
+
+// A reporting gt gtrun starts a new run for gets no GT_RUN of gtrun's
+// making: gt's agent.instantiate keeps the new session's run.id (gt stamps
+// $GT_RUN over it, issue 19), its other records get the call's run from the
+// receiver, and a bd below it joins the run.
+func TestReportingGtKeepsSessionRunID(t *testing.T) {
+	vl := backendtest.StartVL(t)
+	bin := t.TempDir()
+	if err := os.Rename(buildOtelproc(t), filepath.Join(bin, "gt")); err != nil {
+		t.Fatal(err)
+	}
+	e := newEnv(t).set("GT_OTEL_LOGS_URL", vl.OTLPURL, "PATH", bin+":"+os.Getenv("PATH"), "OTELPROC_SESSION_RUN", "session-own-run")
+	delete(e.vars, "GT_RUN")
+	if r := e.run("", "gt", "2", "show"); r.code != 0 || r.stderr != "" {
+		t.Fatalf("%+v", r)
+	}
+	e.run("", "flush")
+	call := vl.WaitCount(t, `_msg:="cmd.call"`, 1, 30*time.Second)[0]
+	run := call["run.id"]
+	inst := vl.WaitCount(t, `_msg:="agent.instantiate"`, 1, 30*time.Second)[0]
+	if inst["run.id"] != "session-own-run" || inst["gt.run_id"] != run || run == "" {
+		t.Fatalf("agent.instantiate run.id %q gt.run_id %q, want the session's own and the call's %q", inst["run.id"], inst["gt.run_id"], run)
+	}
+	for _, r := range vl.WaitCount(t, `_msg:="bd.call"`, 2, 30*time.Second) {
+		if r["run.id"] != run || r["service.name"] != "gastown" {
+			t.Fatalf("gt's record without the call's run %q: %v", run, r)
+		}
+	}
+	// With GT_RUN set by the caller, gt sees it (as it would without gtrun).
+	e.with("GT_RUN", "callers-run").run("", "gt", "1", "list")
+	e.run("", "flush")
+	if inst := vl.WaitCount(t, `_msg:="agent.instantiate" "gt.run_id":="callers-run"`, 1, 30*time.Second)[0]; inst["run.id"] != "callers-run" {
+		t.Fatalf("with the caller's GT_RUN: %v", inst)
+	}
 }

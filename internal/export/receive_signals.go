@@ -166,38 +166,8 @@ func kept[T any](items []T, cc runenv.CallContext, keep func(T) bool, attrs func
 		if !keep(it) {
 			continue
 		}
-		firstOfEach(attrs(it))
 		addMissing(attrs(it), append([][2]string{{"run.id", cc.RunID}}, cc.Work...)...)
 		out = append(out, it)
-	}
-	return out
-}
-
-// firstOfEach keeps the first attribute of each key. OTLP keys are unique;
-// a sender that repeats one meant the first: gt's agent.instantiate carries
-// the new session's run.id, then gt appends its own process's run.id, which
-// VictoriaLogs would keep (the last) — and that run is already the record's
-// resource gt.run_id. Allocates only when a key repeats.
-func firstOfEach(attrs *[]*commonpb.KeyValue) {
-	a := *attrs
-	for i := 1; i < len(a); i++ {
-		for j := 0; j < i; j++ {
-			if a[j].Key == a[i].Key {
-				*attrs = dedupe(a)
-				return
-			}
-		}
-	}
-}
-
-func dedupe(a []*commonpb.KeyValue) []*commonpb.KeyValue {
-	seen := make(map[string]bool, len(a))
-	out := make([]*commonpb.KeyValue, 0, len(a))
-	for _, kv := range a {
-		if !seen[kv.Key] {
-			seen[kv.Key] = true
-			out = append(out, kv)
-		}
 	}
 	return out
 }

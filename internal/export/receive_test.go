@@ -179,29 +179,6 @@ func TestReceiveLogsProtobuf(t *testing.T) {
 	}
 }
 
-// A record that repeats a key keeps the first: gt's agent.instantiate
-// carries the session's own run.id, then its process's (issue 19).
-func TestReceiveFirstOfRepeatedKey(t *testing.T) {
-	f := newRecv(t)
-	req := logsRequest("agent.instantiate")
-	r := req.ResourceLogs[0].ScopeLogs[0].LogRecords[0]
-	r.Attributes = append(r.Attributes, str("run.id", "session-uuid"), str("role", "polecat"), str("run.id", "sling-run"))
-	body, _ := proto.Marshal(req)
-	post(t, f.url(false, "logs"), "application/x-protobuf", body, false)
-	var got colllogs.ExportLogsServiceRequest
-	proto.Unmarshal(f.entries(t)[0].OTLPLogs[0], &got)
-	a := got.ResourceLogs[0].ScopeLogs[0].LogRecords[0].Attributes
-	n := 0
-	for _, kv := range a {
-		if kv.Key == "run.id" {
-			n++
-		}
-	}
-	if n != 1 || attr(a, "run.id") != "session-uuid" || attr(a, "role") != "polecat" {
-		t.Fatalf("attributes %v: want one run.id, the first", a)
-	}
-}
-
 // OTLP/JSON (hex trace ids), gzip: decoded, answered "{}" as JSON.
 func TestReceiveJSONGzip(t *testing.T) {
 	f := newRecv(t)

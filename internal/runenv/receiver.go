@@ -95,6 +95,23 @@ func UserEnv(e *Env, k string) string {
 	return e.Get(k)
 }
 
+// HideRunID returns a reporting gt's environment without the GT_RUN gtrun
+// assigned, the run kept in GTRUN_USER_GT_RUN for a gtrun below (RunID).
+// gt stamps $GT_RUN over the run.id of every record it emits, the
+// agent.instantiate of a new session included, whose run.id is the
+// session's own (the one the session gets as GT_RUN); through the receiver,
+// which adds the call's run.id to a record without one, gt's records then
+// carry the run gt itself would give them.
+func HideRunID(list []string, runID string) []string {
+	out := make([]string, 0, len(list)+1)
+	for _, kv := range list {
+		if !strings.HasPrefix(kv, "GT_RUN=") && !strings.HasPrefix(kv, UserPrefix+"GT_RUN=") {
+			out = append(out, kv)
+		}
+	}
+	return append(out, UserPrefix+"GT_RUN="+runID)
+}
+
 func sortedKeys(m map[string]string) []string {
 	keys := make([]string, 0, len(m))
 	for k := range m {

@@ -78,3 +78,19 @@ func TestReceiverToken(t *testing.T) {
 		t.Error("a forged token was accepted")
 	}
 }
+
+// HideRunID takes gtrun's GT_RUN from a reporting gt and keeps the run for
+// a gtrun below, which joins it (RunID).
+func TestHideRunID(t *testing.T) {
+	out := HideRunID([]string{"A=1", "GT_RUN=r-1", "B=2"}, "r-1")
+	e := New(out)
+	if _, ok := e.Lookup("GT_RUN"); ok || e.Get("A") != "1" || e.Get("B") != "2" {
+		t.Fatalf("%v", out)
+	}
+	if id, isNew := RunID(e); id != "r-1" || isNew {
+		t.Fatalf("below: run %q new %v", id, isNew)
+	}
+	if id, _ := RunID(New([]string{"GT_RUN=own", UserPrefix + "GT_RUN=r-1"})); id != "own" {
+		t.Fatalf("a GT_RUN set below wins: %q", id)
+	}
+}

@@ -54,9 +54,13 @@ var identityKeys = [][2]string{
 }
 
 // RunID returns GT_RUN when set (a nested call joins its parent's run),
-// else a new UUID v4, and whether it was new.
+// else the run a gtrun above kept from a reporting gt (HideRunID), else a
+// new UUID v4, and whether it was new.
 func RunID(e *Env) (string, bool) {
 	if v := strings.TrimSpace(e.Get("GT_RUN")); v != "" {
+		return v, false
+	}
+	if v := strings.TrimSpace(e.Get(UserPrefix + "GT_RUN")); v != "" {
 		return v, false
 	}
 	u, err := uuid.NewRandomFromReader(fastRandom{})

@@ -7,6 +7,8 @@
 // cumulative from 0. The e2e tests run many of them through gtrun.
 //
 // Usage: otelproc N SUBCOMMAND — reports N bd calls of SUBCOMMAND.
+// OTELPROC_SESSION_RUN=ID also reports an agent.instantiate of a new
+// session whose run.id is ID, as gt's polecat session manager does.
 package main
 
 import (
@@ -38,11 +40,14 @@ func main() {
 		resource.WithAttributes(attribute.String("service.name", "gastown"), attribute.String("service.version", "otelproc")))
 	le, err := otlploghttp.New(ctx, otlploghttp.WithEndpointURL(os.Getenv("GT_OTEL_LOGS_URL")))
 	must(err)
-	me, err := otlpmetrichttp.New(ctx, otlpmetrichttp.WithEndpointURL(os.Getenv("GT_OTEL_METRICS_URL")))
-	must(err)
 	lp := sdklog.NewLoggerProvider(sdklog.WithResource(res), sdklog.WithProcessor(sdklog.NewBatchProcessor(le)))
-	mp := sdkmetric.NewMeterProvider(sdkmetric.WithResource(res),
-		sdkmetric.WithReader(sdkmetric.NewPeriodicReader(me, sdkmetric.WithInterval(time.Hour)))) // exported at exit
+	mopts := []sdkmetric.Option{sdkmetric.WithResource(res)}
+	if u := os.Getenv("GT_OTEL_METRICS_URL"); u != "" { // metrics only where configured
+		me, err := otlpmetrichttp.New(ctx, otlpmetrichttp.WithEndpointURL(u))
+		must(err)
+		mopts = append(mopts, sdkmetric.WithReader(sdkmetric.NewPeriodicReader(me, sdkmetric.WithInterval(time.Hour)))) // exported at exit
+	}
+	mp := sdkmetric.NewMeterProvider(mopts...)
 	meter := mp.Meter("github.com/steveyegge/gastown")
 	calls, _ := meter.Int64Counter("gastown.bd.calls.total")
 	dur, _ := meter.Float64Histogram("gastown.bd.duration_ms", metric.WithUnit("ms"))
@@ -56,7 +61,17 @@ func main() {
 		r.SetEventName("bd.call")
 		r.SetBody(attribute.StringValue("bd.call"))
 		r.AddAttributes(attribute.String("subcommand", sub), attribute.String("args", fmt.Sprintf("%s %d", sub, i)),
-			attribute.String("status", "ok"), attribute.String("run.id", os.Getenv("GT_RUN")))
+			attribute.String("status", "ok"))
+		addRunID(&r)
+		logger.Emit(ctx, r)
+	}
+	if id := os.Getenv("OTELPROC_SESSION_RUN"); id != "" {
+		var r otellog.Record
+		r.SetTimestamp(time.Now())
+		r.SetEventName("agent.instantiate")
+		r.SetBody(attribute.StringValue("agent.instantiate"))
+		r.AddAttributes(attribute.String("run.id", id), attribute.String("session_id", "dm-rust"))
+		addRunID(&r) // gt's emit appends $GT_RUN: the SDK keeps the last
 		logger.Emit(ctx, r)
 	}
 	// gt flushes with a 2 s timeout at exit; an error is not gt's problem.
@@ -67,6 +82,14 @@ func main() {
 	}
 	if err := mp.Shutdown(sctx); err != nil {
 		fmt.Fprintln(os.Stderr, "otelproc: metrics:", err)
+	}
+}
+
+// addRunID is gt's (internal/telemetry/recorder.go): run.id from $GT_RUN
+// when set, appended after the record's own attributes.
+func addRunID(r *otellog.Record) {
+	if id := os.Getenv("GT_RUN"); id != "" {
+		r.AddAttributes(attribute.String("run.id", id))
 	}
 }
 
