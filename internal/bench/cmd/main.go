@@ -128,15 +128,15 @@ func bdLike(work, gtrun string, env []string) {
 	bareEnv := append(append([]string(nil), env...), "PATH="+real+":"+os.Getenv("PATH"))
 	const runs = 30
 	fmt.Printf("\nbd-like call (the bd stand-in taking 220 ms) through the shim, %d runs, interleaved:\n", runs)
-	for _, args := range [][]string{{"list"}, {"create", "bench", "--silent"}} {
+	for _, args := range [][]string{{"list"}, {"mol", "squash", "gt-wisp-1"}} {
 		var b, w []time.Duration
 		for i := 0; i < runs; i++ {
 			b = append(b, timeRun(bareEnv, filepath.Join(real, "bd"), args...))
 			w = append(w, timeRun(env, filepath.Join(shim, "bd"), args...))
 		}
 		rules := "no rule: the user's terminal itself"
-		if args[0] == "create" {
-			rules = "rules read its output"
+		if args[0] == "mol" {
+			rules = "a rule reads its output (mol.squash)"
 		}
 		ratio := float64(pct(w, 50)) / float64(pct(b, 50))
 		mark := "ok"
