@@ -13,7 +13,8 @@ JAEGER_VERSION=v1.76.0
 mkdir -p .bin
 # Measured cold on the 2-core machine (module downloads included): each
 # build says what it builds, and how long it took.
-declare -A estimate=([victoria-metrics]="~3 min" [victoria-logs]="~1.5 min" [jaeger]="~12 min" [otelcol]="~8 min")
+# Measured cold (empty Go caches) on 2 cores: idle machine … loaded one.
+declare -A estimate=([victoria-metrics]="1.5–3 min" [victoria-logs]="0.5–1.5 min" [jaeger]="4–12 min" [otelcol]="3–8 min")
 building() { # name
   echo "backends: building $1 (once, cached in .bin/; ${estimate[$1]:-a few min} cold on 2 cores)"
   start=$SECONDS
