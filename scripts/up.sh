@@ -59,6 +59,10 @@ up() {
     -storageDataPath="$DATA/victoria-metrics" -retentionPeriod=100y -loggerLevel=ERROR
   start victoria-logs "http://127.0.0.1:$VL_PORT/health" -httpListenAddr="127.0.0.1:$VL_PORT" \
     -storageDataPath="$DATA/victoria-logs" -retentionPeriod=100y -loggerLevel=ERROR
+  # Jaeger traces itself to its own OTLP gRPC port (the default, 4317 —
+  # another program's when moved): kept on its own, and its last export at
+  # exit, to a receiver already closed, given 1 s instead of 10.
+  OTEL_EXPORTER_OTLP_TRACES_ENDPOINT="http://127.0.0.1:$J_GRPC" OTEL_EXPORTER_OTLP_TRACES_TIMEOUT=1000 \
   SPAN_STORAGE_TYPE=badger start jaeger "http://127.0.0.1:$J_UI/api/services" \
     --badger.ephemeral=false --badger.directory-key="$DATA/jaeger/key" --badger.directory-value="$DATA/jaeger/data" \
     --collector.otlp.http.host-port="127.0.0.1:$J_OTLP" --collector.otlp.grpc.host-port="127.0.0.1:$J_GRPC" \
@@ -75,14 +79,17 @@ EOF
 }
 
 down() {
-  local name pid
+  local name pid stopping=()
+  # All asked at once: each takes ~2 s to flush and exit.
   for name in jaeger victoria-logs victoria-metrics; do
-    if ! running "$name"; then
+    if running "$name"; then
+      kill "$(cat "$DATA/$name.pid")" && stopping+=("$name")
+    else
       rm -f "$DATA/$name.pid"
-      continue
     fi
+  done
+  for name in "${stopping[@]}"; do
     pid=$(cat "$DATA/$name.pid")
-    kill "$pid"
     for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
     kill -0 "$pid" 2>/dev/null && kill -9 "$pid"
     rm -f "$DATA/$name.pid"
