@@ -50,18 +50,18 @@ func newEnvCmd(ios IOStreams) *cobra.Command {
 // newFlushCmd and newShipperCmd forward to gtrun-shipper, the delivery
 // agent's binary: they are the only commands that need OpenTelemetry.
 func newFlushCmd(ios IOStreams) *cobra.Command {
-	return &cobra.Command{
+	return forwardHelp(&cobra.Command{
 		Use:                "flush [--timeout D]",
 		Short:              "Deliver everything recorded so far and wait (asks the delivery agent, or does its work)",
 		DisableFlagParsing: true,
 		RunE: func(_ *cobra.Command, args []string) error {
 			return execShipper(ForwardName, append([]string{"flush"}, args...)...)
 		},
-	}
+	}, ForwardName, "flush")
 }
 
 func newShipperCmd(ios IOStreams) *cobra.Command {
-	return &cobra.Command{
+	return forwardHelp(&cobra.Command{
 		Use:                "shipper status|stop|run [--json]",
 		Short:              "The delivery agent: status (running, backlog, last delivery and error per endpoint), stop",
 		DisableFlagParsing: true,
@@ -71,5 +71,5 @@ func newShipperCmd(ios IOStreams) *cobra.Command {
 			}
 			return execShipper(ForwardShipperName, args...)
 		},
-	}
+	}, ForwardShipperName)
 }

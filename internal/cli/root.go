@@ -196,13 +196,24 @@ var commands = []struct {
 func forward(use, short string) func(IOStreams) *cobra.Command {
 	return func(ios IOStreams) *cobra.Command {
 		name, _, _ := strings.Cut(use, " ")
-		return &cobra.Command{
+		return forwardHelp(&cobra.Command{
 			Use: use, Short: short, DisableFlagParsing: true,
 			RunE: func(_ *cobra.Command, args []string) error {
 				return execShipper(ForwardName, append([]string{name}, args...)...)
 			},
-		}
+		}, ForwardName, name)
 	}
+}
+
+// forwardHelp makes `gtrun help CMD` of a forwarded command the help its
+// host prints for `CMD --help`, flags included (this stub has none).
+func forwardHelp(cmd *cobra.Command, argv0 string, args ...string) *cobra.Command {
+	def := cmd.HelpFunc()
+	cmd.SetHelpFunc(func(c *cobra.Command, a []string) {
+		execShipper(argv0, append(args, "--help")...)
+		def(c, a) // only when gtrun-shipper cannot be run
+	})
+	return cmd
 }
 
 // isCommand reports whether word names a gtrun subcommand (or cobra's own).

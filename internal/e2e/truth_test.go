@@ -107,6 +107,12 @@ func TestForwardedCommandsSayGtrun(t *testing.T) {
 			t.Errorf("%s --help: want usage %q, no gtrun-shipper: %+v", want, want, r)
 		}
 	}
+	// gtrun help CMD is CMD --help, the host's flags included.
+	for name, flag := range map[string]string{"trace": "--json", "runs": "--since", "cost": "--by", "flush": "--timeout", "shipper": "status"} {
+		if r := e.run("", "help", name); r.code != 0 || !strings.Contains(r.stdout, "\n  gtrun "+name) || !strings.Contains(r.stdout, flag) {
+			t.Errorf("gtrun help %s: want its usage and %s: %+v", name, flag, r)
+		}
+	}
 	notDir := filepath.Join(t.TempDir(), "file")
 	if err := os.WriteFile(notDir, nil, 0o600); err != nil {
 		t.Fatal(err)
