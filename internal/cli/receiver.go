@@ -30,7 +30,7 @@ func (t *telemetry) pointAtReceiver(p callPlan, childEnv []string) []string {
 	}
 	r := t.x.Receiver(p.name == "gt" && bdShimmed())
 	childEnv = runenv.PointAtReceiver(childEnv, r)
-	if r.Base != "" && p.reporter && t.newRun {
+	if r.Base != "" && p.reporter && t.ownRun {
 		// gt as it runs without gtrun: no GT_RUN of gtrun's making over
 		// its records' run.id; the receiver adds the run where gt gives none.
 		childEnv = runenv.HideRunID(childEnv, t.runID)

@@ -210,10 +210,26 @@ func forward(use, short string) func(IOStreams) *cobra.Command {
 func forwardHelp(cmd *cobra.Command, argv0 string, args ...string) *cobra.Command {
 	def := cmd.HelpFunc()
 	cmd.SetHelpFunc(func(c *cobra.Command, a []string) {
-		execShipper(argv0, append(args, "--help")...)
+		words := append(append([]string(nil), args...), helpWords(os.Args[1:], c.Name())...)
+		execShipper(argv0, append(words, "--help")...)
 		def(c, a) // only when gtrun-shipper cannot be run
 	})
 	return cmd
+}
+
+// helpWords are the words after `gtrun help NAME` (`gtrun help shipper
+// status` → status): cobra's help hands the command over without them.
+func helpWords(args []string, name string) []string {
+	if len(args) < 2 || args[0] != "help" || args[1] != name {
+		return nil
+	}
+	var out []string
+	for _, w := range args[2:] {
+		if !strings.HasPrefix(w, "-") {
+			out = append(out, w)
+		}
+	}
+	return out
 }
 
 // isCommand reports whether word names a gtrun subcommand (or cobra's own).

@@ -18,7 +18,7 @@ import (
 type telemetry struct {
 	env    *runenv.Env
 	runID  string
-	newRun bool // gtrun assigned runID (no GT_RUN, no --run-id)
+	ownRun bool // runID is gtrun's, not the caller's (no GT_RUN, no --run-id)
 	x      *sink.Sink
 }
 
@@ -26,13 +26,15 @@ type telemetry struct {
 // (else GT_RUN, else a new one).
 func newTelemetry(ios IOStreams, runID string) *telemetry {
 	env := runenv.New(os.Environ())
-	newRun := false
+	// gtrun's own run: none given (--run-id, GT_RUN), so new or carried
+	// from a gtrun above a reporting gt (GTRUN_USER_GT_RUN).
+	ownRun := runID == "" && strings.TrimSpace(env.Get("GT_RUN")) == ""
 	if runID == "" {
-		runID, newRun = runenv.RunID(env)
+		runID, _ = runenv.RunID(env)
 	}
 	cfg, problems := sink.FromEnv(env, runID)
 	cfg.Version = version()
-	return &telemetry{env: env, runID: runID, newRun: newRun, x: sink.New(cfg, problems, ios.Err)}
+	return &telemetry{env: env, runID: runID, ownRun: ownRun, x: sink.New(cfg, problems, ios.Err)}
 }
 
 // LastRun is lastRun for gtrun-shipper's trace.

@@ -148,6 +148,19 @@ func TestReportingGtKeepsSessionRunID(t *testing.T) {
 			t.Fatalf("gt's record without the call's run %q: %v", run, r)
 		}
 	}
+	// A reporting gt run by a reporting gt (through gtrun both): the inner
+	// one gets no GT_RUN either, and joins the outer one's run.
+	outer := t.TempDir()
+	os.WriteFile(filepath.Join(outer, "gt"), []byte("#!/bin/sh\n# a gt that reads GT_OTEL_LOGS_URL\nPATH="+bin+":$PATH exec "+gtrunBin+" gt 1 nested\n"), 0o755)
+	if r := e.with("PATH", outer+":"+os.Getenv("PATH"), "OTELPROC_SESSION_RUN", "inner-session-run").run("", "gt"); r.code != 0 || r.stderr != "" {
+		t.Fatalf("%+v", r)
+	}
+	e.run("", "flush")
+	in := vl.WaitCount(t, `_msg:="agent.instantiate" "gt.run_id":!="" session_id:="dm-rust" "run.id":!="session-own-run"`, 1, 30*time.Second)[0]
+	nested := vl.WaitCount(t, `_msg:="bd.call" subcommand:="nested"`, 1, 30*time.Second)[0]
+	if in["run.id"] != "inner-session-run" || nested["run.id"] != in["gt.run_id"] || nested["run.id"] == run {
+		t.Fatalf("nested reporting gt: agent.instantiate run.id %q gt.run_id %q, its bd.call's run %q", in["run.id"], in["gt.run_id"], nested["run.id"])
+	}
 	// With GT_RUN set by the caller, gt sees it (as it would without gtrun).
 	e.with("GT_RUN", "callers-run").run("", "gt", "1", "list")
 	e.run("", "flush")

@@ -114,6 +114,11 @@ func TestForwardedCommandsSayGtrun(t *testing.T) {
 			t.Errorf("gtrun help %s: want its usage and %s: %+v", name, flag, r)
 		}
 	}
+	for _, c := range [][]string{{"help", "shipper", "status"}, {"shipper", "help", "status"}} {
+		if r := e.run("", c...); r.code != 0 || !strings.Contains(r.stdout, "\n  gtrun shipper status [--json]") {
+			t.Errorf("gtrun %s: %+v", strings.Join(c, " "), r)
+		}
+	}
 	notDir := filepath.Join(t.TempDir(), "file")
 	if err := os.WriteFile(notDir, nil, 0o600); err != nil {
 		t.Fatal(err)
@@ -154,8 +159,12 @@ func TestLateRunFoundWhenRecorded(t *testing.T) {
 	if at, err := time.Parse(time.RFC3339Nano, usage["_time"]); err != nil || time.Since(at) < 24*time.Hour {
 		t.Fatalf("the fixture's usage is not from the past: %q", usage["_time"])
 	}
-	if rec := vl.WaitCount(t, `"run.id":="live-run"`, 1, 20*time.Second)[0]; rec["recorded_unix"] != "" {
-		t.Fatalf("a live record carries recorded_unix %q", rec["recorded_unix"])
+	// In a stream of its own: --since selects it from the stream index.
+	if !strings.Contains(usage["_stream"], `gtrun.late="true"`) || usage["recorded_unix"] == "" {
+		t.Fatalf("late record: stream %q recorded_unix %q", usage["_stream"], usage["recorded_unix"])
+	}
+	if rec := vl.WaitCount(t, `"run.id":="live-run"`, 1, 20*time.Second)[0]; rec["recorded_unix"] != "" || strings.Contains(rec["_stream"], "gtrun.late") {
+		t.Fatalf("a live record carries recorded_unix %q, stream %q", rec["recorded_unix"], rec["_stream"])
 	}
 	vl.Flush(t)
 	r := e.run("", "runs", "--since", "1h", "--json")

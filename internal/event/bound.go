@@ -63,3 +63,8 @@ const LateRecord = 5 * time.Minute
 // (Unix seconds): the backends keep the event's time and drop OTLP's
 // observed time, and `gtrun runs/cost --since` select by either.
 const RecordedAttr = "recorded_unix"
+
+// LateResource is the resource attribute (="true") of late records: a
+// VictoriaLogs stream of their own, which a query selects from the stream
+// index instead of reading every day's blocks for RecordedAttr.
+const LateResource = "gtrun.late"

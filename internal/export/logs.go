@@ -63,19 +63,37 @@ func (c *Client) records(entries []*journal.Entry, idx [][]int) []sdklog.Record 
 	c.logState.collected = nil
 	for i, e := range entries {
 		res, key := c.logResource(e)
-		lg := c.logState.providers[key]
-		if lg == nil {
-			lg = sdklog.NewLoggerProvider(sdklog.WithResource(res), sdklog.WithProcessor(collector{c})).Logger("gtrun", otellog.WithInstrumentationVersion(c.version))
-			c.logState.providers[key] = lg
-		}
 		for _, j := range idx[i] {
 			r := e.Records[j]
-			lg.Emit(spanContext(r.TraceID, r.SpanID), logRecord(e, r))
+			c.logger(res, key, late(e, r)).Emit(spanContext(r.TraceID, r.SpanID), logRecord(e, r))
 		}
 	}
 	out := c.logState.collected
 	c.logState.collected = nil
 	return out
+}
+
+// late reports whether r was recorded well after it happened (a
+// transcript read late): it then carries event.RecordedAttr and goes in a
+// stream of its own (LateResource), so that `--since` finds it by when it
+// was recorded without reading every day's blocks.
+func late(e *journal.Entry, r journal.Record) bool { return e.Written-r.Time > int64(event.LateRecord) }
+
+// logger returns the logger of a resource (with LateResource for late
+// records), one provider per resource key.
+func (c *Client) logger(res *resource.Resource, key string, isLate bool) otellog.Logger {
+	if isLate {
+		key += "\x00" + event.LateResource
+	}
+	lg := c.logState.providers[key]
+	if lg == nil {
+		if isLate {
+			res, _ = resource.Merge(res, resource.NewSchemaless(attribute.String(event.LateResource, "true")))
+		}
+		lg = sdklog.NewLoggerProvider(sdklog.WithResource(res), sdklog.WithProcessor(collector{c})).Logger("gtrun", otellog.WithInstrumentationVersion(c.version))
+		c.logState.providers[key] = lg
+	}
+	return lg
 }
 
 // Logs exports the selected records (idx[i] indexes entries[i].Records).
@@ -140,7 +158,7 @@ func logRecord(e *journal.Entry, r journal.Record) otellog.Record {
 	}
 	kvs := make([]attribute.KeyValue, 0, len(r.Attrs)+4+len(e.Work))
 	kvs = append(kvs, attribute.String("run.id", e.RunID), attribute.String("status", status), attribute.String("error", r.Err))
-	if e.Written-r.Time > int64(event.LateRecord) {
+	if late(e, r) {
 		// A record of the past (a transcript read today): the backends
 		// keep the event's time, so say when it was recorded too, for
 		// `gtrun runs/cost --since` (the observed time is not stored).

@@ -93,16 +93,21 @@ func Run(ctx context.Context, base, runID string) ([]Record, error) {
 	return Query(ctx, base, `("run.id":=`+q+` OR "gt.run_id":=`+q+`) | sort by (_time)`, 100000)
 }
 
-// SinceFilter selects the records of the last d by event time or, for a
-// late record (a transcript of last month read today), by when it was
-// recorded: a run is found when it happened and when it was recorded.
-func SinceFilter(d time.Duration, now time.Time) string {
-	return fmt.Sprintf(`(_time:%ds OR %s:>=%d)`, max(int(d.Seconds()), 1), event.RecordedAttr, now.Add(-d).Unix())
+// SinceQuery selects the records that match filter of the last d by event
+// time or, for a late record (a transcript of last month read today), by
+// when it was recorded: a run is found when it happened and when it was
+// recorded. Two disjoint halves joined by union, each of which VictoriaLogs
+// narrows from its indexes — the days of the window, the late records'
+// stream — where one OR of the two would read every block of every day.
+func SinceQuery(filter string, d time.Duration, now time.Time) string {
+	late := `{` + event.LateResource + `="true"}`
+	return fmt.Sprintf(`_time:%ds NOT %s (%s) | union (%s %s:>=%d (%s))`,
+		max(int(d.Seconds()), 1), late, filter, late, event.RecordedAttr, now.Add(-d).Unix(), filter)
 }
 
 // Since returns the records of the last d, for `gtrun runs`.
 func Since(ctx context.Context, base string, d time.Duration) ([]Record, error) {
-	q := fmt.Sprintf(`%s "run.id":* | fields _time, _msg, run.id, status, duration_ms, gt.role, gt.session, session, session_id, input_tokens, output_tokens, cache_read_tokens, cache_creation_tokens, cost_usd, cost_unknown_model`, SinceFilter(d, time.Now()))
+	q := SinceQuery(`"run.id":*`, d, time.Now()) + ` | fields _time, _msg, run.id, status, duration_ms, gt.role, gt.session, session, session_id, input_tokens, output_tokens, cache_read_tokens, cache_creation_tokens, cost_usd, cost_unknown_model`
 	return Query(ctx, base, q, 1000000)
 }
 
@@ -145,11 +150,11 @@ func CostQuery(by string, since time.Duration, run string, now time.Time) (group
 		return "", "", "", fmt.Errorf("cannot group by %q (run, bead, role, rig, agent or model)", by)
 	}
 	filter := `"run.id":*`
-	if since > 0 {
-		filter = SinceFilter(since, now) + " " + filter
-	}
 	if run != "" {
 		filter += ` AND "run.id":=` + Quote(run)
+	}
+	if since > 0 {
+		filter = SinceQuery(filter, since, now)
 	}
 	groups = filter + " " + costFallback[by] + "| stats by (" + Quote(field) + ") " + costStats
 	total = filter + " | stats " + costStats

@@ -80,6 +80,12 @@ func newTree(argv0 string, args []string, out, errw io.Writer) (*cobra.Command, 
 		sh.Version = ""
 		sh.Args = cobra.ArbitraryArgs
 		sh.RunE = func(_ *cobra.Command, args []string) error {
+			if len(args) > 0 && args[0] == "help" { // gtrun shipper help [CMD]
+				if c, _, err := sh.Find(args[1:]); err == nil {
+					return c.Help()
+				}
+				args = nil
+			}
 			if len(args) == 0 {
 				return sh.Help()
 			}
