@@ -3,6 +3,8 @@ package parse
 import (
 	"strings"
 	"unicode/utf8"
+
+	"github.com/gastown/gtrun/internal/event"
 )
 
 // ErrorLine returns the first line of texts, in order, that starts with
@@ -26,19 +28,7 @@ func ErrorLine(texts ...string) string {
 
 // TruncateBytes cuts s to at most n bytes on a UTF-8 boundary and appends
 // "…" when it cut anything.
-func TruncateBytes(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	if n < 0 {
-		n = 0
-	}
-	cut := n
-	for cut > 0 && !utf8.RuneStart(s[cut]) {
-		cut--
-	}
-	return s[:cut] + "…"
-}
+func TruncateBytes(s string, n int) string { return event.Cut(s, n) }
 
 // TruncateRunes keeps at most n runes of s, appending "…" when cut.
 func TruncateRunes(s string, n int) string {

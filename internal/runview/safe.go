@@ -1,8 +1,7 @@
 package runview
 
 import (
-	"unicode/utf8"
-
+	"github.com/gastown/gtrun/internal/event"
 	"github.com/gastown/gtrun/internal/termsafe"
 )
 
@@ -105,30 +104,11 @@ func copyAttrs(m map[string]string) map[string]string {
 	return out
 }
 
-func cutValue(s string) string {
-	if len(s) <= HTMLValueMax {
-		return s
-	}
-	c := HTMLValueMax
-	for c > 0 && !utf8.RuneStart(s[c]) {
-		c--
-	}
-	return s[:c] + "…"
-}
+func cutValue(s string) string { return event.Cut(s, HTMLValueMax) }
 
 // cutDetail bounds a row's one-line description (it is repeated in the
 // row's hover title): the attributes table has the values.
-func cutDetail(s string) string {
-	const max = 240
-	if len(s) <= max {
-		return s
-	}
-	c := max
-	for c > 0 && !utf8.RuneStart(s[c]) {
-		c--
-	}
-	return s[:c] + "…"
-}
+func cutDetail(s string) string { return event.Cut(s, 240) }
 
 // BoundRecords cuts, in place, every value of the fetched records to
 // HTMLValueMax: for the HTML page only, right after the fetch, so that
