@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"io/fs"
 	"net/http"
 	"net/url"
 	"os"
@@ -195,13 +194,7 @@ func TestCredentialCorpus(t *testing.T) {
 	for _, l := range []string{"command", "subcommand"} {
 		where["VictoriaMetrics"] = append(where["VictoriaMetrics"], fetch(t, "GET", vm.URL+"/api/v1/label/"+l+"/values", nil)...)
 	}
-	filepath.WalkDir(e.state, func(path string, d fs.DirEntry, err error) error {
-		if err == nil && d.Type().IsRegular() {
-			b, _ := os.ReadFile(path)
-			where["state dir "+strings.TrimPrefix(path, e.state)] = b
-		}
-		return nil
-	})
+	addStateFiles(where, e.state)
 	for _, f := range forms {
 		if strings.HasPrefix(f.kind, "keep-") {
 			continue

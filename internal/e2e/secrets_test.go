@@ -136,13 +136,7 @@ func TestSecretsNeverExported(t *testing.T) {
 	series := fetch(t, "GET", vm.URL+"/api/v1/export?match[]="+url.QueryEscape(`{__name__!=""}`), nil)
 	labels := fetch(t, "GET", vm.URL+"/api/v1/label/subcommand/values", nil)
 	where := map[string][]byte{"VictoriaLogs": logs, "Jaeger": traces, "VictoriaMetrics": append(series, labels...)}
-	filepath.WalkDir(e.state, func(path string, d fs.DirEntry, err error) error {
-		if err == nil && d.Type().IsRegular() {
-			b, _ := os.ReadFile(path)
-			where["state dir "+strings.TrimPrefix(path, e.state)] = b
-		}
-		return nil
-	})
+	addStateFiles(where, e.state)
 	for form, secret := range p {
 		for name, b := range where {
 			if leaked(b, secret) {
@@ -199,6 +193,18 @@ func fetch(t *testing.T, method, u string, form url.Values) []byte {
 
 // leaked finds the secret, or its last 12 bytes (a secret cut in half
 // still leaks), in the raw bytes and in their JSON-unescaped form.
+// addStateFiles adds every file of the state directory to where, the
+// places a planted secret must not reach.
+func addStateFiles(where map[string][]byte, state string) {
+	filepath.WalkDir(state, func(path string, d fs.DirEntry, err error) error {
+		if err == nil && d.Type().IsRegular() {
+			b, _ := os.ReadFile(path)
+			where["state dir "+strings.TrimPrefix(path, state)] = b
+		}
+		return nil
+	})
+}
+
 func leaked(b []byte, secret string) bool {
 	u := unescape(b)
 	for _, s := range []string{secret, secret[len(secret)-12:]} {
